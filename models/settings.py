@@ -1,0 +1,68 @@
+"""The one settings object: every knob comes from the environment (prefix ``IDFLOW_``).
+
+It lives at the bottom of the import graph so that every layer can read it without
+importing upwards.
+"""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Validated configuration for idflow."""
+
+    model_config = SettingsConfigDict(env_prefix="IDFLOW_", extra="ignore")
+
+    database_url: str = "sqlite:///idflow.db"
+    # Base URL of the web app; alerts link to a vacancy's page under it.
+    base_url: str = "http://127.0.0.1:8000"
+    # Where report files go when no --output is given.
+    report_dir: Path = Path("reports")
+    # Events per database commit during an import (each event still has its own savepoint).
+    import_batch_size: int = 500
+    # SQLite waits this long for a lock before it reports the database as busy.
+    sqlite_busy_timeout_ms: int = 30_000
+    echo_sql: bool = False
+
+    # -- web app (idflow serve) ------------------------------------------------------------
+    # Signs the session cookie. Unset: a random key per process (everyone signs in again
+    # after a restart, and several workers would not share sessions): set it in production.
+    session_secret: SecretStr | None = None
+    # Send the session cookie only over HTTPS; set IDFLOW_COOKIE_SECURE=false for local http.
+    cookie_secure: bool = True
+    session_max_age_s: int = 8 * 3600
+    # Failed sign-ins allowed per user name and per client address within the window
+    # (counted in this process only; several workers each count their own).
+    login_max_failures: int = 5
+    login_window_s: int = 300
+    # Largest import upload accepted by the web app.
+    upload_max_bytes: int = 20_000_000
+    # OpenID Connect (prepared, not yet wired into sign-in): the provider's issuer URL, this
+    # app's client id and secret, and the claims that carry the role and the directorates.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_role_claim: str = "idflow_role"
+    oidc_directorates_claim: str = "idflow_directorates"
+
+    # -- alerts to P&O (idflow alerts) --------------------------------------------------------
+    # Who hears what: recipients per cluster/directorate and alert kind, with their channels.
+    routing_file: Path = Path("alert-routing.yaml")
+    # A delivery that failed this many times is marked failed and reported, not retried.
+    alert_max_attempts: int = 6
+    # Retry backoff: base * 2^(attempts-1) seconds, capped at the maximum.
+    alert_retry_base_s: float = 60
+    alert_retry_max_s: float = 6 * 3600
+    # A claimed delivery belongs to its dispatcher this long; longer than any channel timeout.
+    alert_lease_s: int = 300
+    # A day's digest goes out this long after the day ends (late commits of that day first).
+    alert_digest_grace_s: int = 600
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Return the process-wide settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,201 @@
+"""SQLModel tables. No business rules here: the engine in ``procedures`` decides what is written."""
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy.orm import declared_attr
+from sqlmodel import Field, SQLModel
+
+from models.types import UTCDateTime
+
+
+def _utc(nullable: bool = False, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+class Cluster(SQLModel, table=True):
+    code: str = Field(primary_key=True, max_length=32)
+    name: str = Field(max_length=200)
+
+
+class Directorate(SQLModel, table=True):
+    code: str = Field(primary_key=True, max_length=32)
+    name: str = Field(max_length=200)
+    cluster_code: str = Field(foreign_key="cluster.code", max_length=32, index=True)
+    # A directorate missing from the last organisation file stays for history but opens nothing.
+    active: bool = True
+
+
+class PolicyVersion(SQLModel, table=True):
+    __tablename__ = "policy_version"
+    version: int = Field(primary_key=True)
+    created_at: datetime = _utc()
+    body: dict[str, Any] = Field(sa_type=JSON)
+
+
+class Procedure(SQLModel, table=True):
+    """Current state of one vacancy's procedure; the transition log is the source of truth."""
+
+    vacancy: str = Field(primary_key=True, max_length=64)
+    directorate: str = Field(foreign_key="directorate.code", max_length=32, index=True)
+    scale: int
+    title: str = Field(max_length=300)
+    kind: str = Field(max_length=16)
+    state: str = Field(max_length=32, index=True)
+    round: int = 1
+    policy_version: int = Field(foreign_key="policy_version.version")
+    outcome_text: str | None = Field(default=None, max_length=16)
+    outcome_biws: str | None = Field(default=None, max_length=16)
+    outcome_rooney: str | None = Field(default=None, max_length=16)
+    outcome_onboarding: str | None = Field(default=None, max_length=16)
+    outcome_exit_interview: str | None = Field(default=None, max_length=16)
+    employee: str | None = Field(default=None, max_length=64)
+    start_date: date | None = None
+    leave_date: date | None = None
+    opened_at: datetime = _utc()
+    state_since: datetime = _utc()
+    last_event_at: datetime = _utc()
+    due_at: datetime | None = _utc(nullable=True, index=True)
+    seq: int = 0
+    head_hash: str = Field(max_length=64)
+    version: int | None = Field(default=None)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
+
+
+class Transition(SQLModel, table=True):
+    """One accepted event: append-only, hash-chained per vacancy; ``id`` is the global position."""
+
+    __table_args__ = (
+        UniqueConstraint("vacancy", "seq", name="uq_transition_vacancy_seq"),
+        Index("ix_transition_vacancy_indicator", "vacancy", "indicator"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    vacancy: str = Field(foreign_key="procedure.vacancy", max_length=64)
+    seq: int
+    event_id: str = Field(max_length=200, unique=True)
+    digest: str = Field(max_length=64)
+    event: str = Field(max_length=32)
+    source: str = Field(max_length=32)
+    target: str = Field(max_length=32)
+    outcome: str | None = Field(default=None, max_length=16)
+    indicator: str | None = Field(default=None, max_length=4)
+    quarter: str | None = Field(default=None, max_length=6)
+    round: int
+    directorate: str = Field(max_length=32)
+    policy_version: int
+    actor: str = Field(max_length=200)
+    origin: str = Field(max_length=16)
+    at: datetime = _utc()
+    recorded_at: datetime = _utc()
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class ExitReason(SQLModel, table=True):
+    """Exit-interview reason codes, one row per code, tallied per cluster and year."""
+
+    __tablename__ = "exit_reason"
+    transition_id: int = Field(foreign_key="transition.id", primary_key=True)
+    code: str = Field(primary_key=True, max_length=32)
+    directorate: str = Field(max_length=32)
+    year: int = Field(index=True)
+
+
+class Tally(SQLModel, table=True):
+    """Quarterly count per directorate x indicator x outcome, maintained by the roll-up."""
+
+    quarter: str = Field(primary_key=True, max_length=6)
+    directorate: str = Field(primary_key=True, max_length=32)
+    indicator: str = Field(primary_key=True, max_length=4)
+    outcome: str = Field(primary_key=True, max_length=16)
+    count: int = 0
+
+
+class RollupPosition(SQLModel, table=True):
+    """The last transition id the roll-up counted; moves in one transaction with the tallies."""
+
+    __tablename__ = "rollup_position"
+    name: str = Field(primary_key=True, max_length=32)
+    position: int = 0
+    updated_at: datetime | None = _utc(nullable=True)
+
+
+class Outbox(SQLModel, table=True):
+    """An alert cause, written in the transaction of the transition that caused it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    cause: str = Field(max_length=200, unique=True)
+    kind: str = Field(max_length=32, index=True)
+    immediate: bool
+    vacancy: str | None = Field(default=None, max_length=64, index=True)
+    directorate: str | None = Field(default=None, max_length=32)
+    transition_id: int | None = Field(default=None, foreign_key="transition.id")
+    created_at: datetime = _utc()
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    status: str = Field(default="pending", max_length=16, index=True)
+
+
+class User(SQLModel, table=True):
+    """A person who signs in to the web app; the password is kept only as an argon2 hash."""
+
+    __tablename__ = "app_user"
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, unique=True, index=True)
+    password_hash: str = Field(max_length=255)
+    # One of recruiter, pno, auditor, admin (see web/roles.py).
+    role: str = Field(max_length=16)
+    active: bool = True
+    created_at: datetime = _utc()
+
+
+class UserDirectorate(SQLModel, table=True):
+    """A directorate whose vacancies a recruiter may see and advance."""
+
+    __tablename__ = "user_directorate"
+    user_id: int = Field(foreign_key="app_user.id", primary_key=True)
+    directorate: str = Field(foreign_key="directorate.code", primary_key=True, max_length=32)
+
+
+class ApiToken(SQLModel, table=True):
+    """A token for scripts; only its SHA-256 is stored, the token itself is shown once."""
+
+    __tablename__ = "api_token"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    label: str = Field(default="", max_length=100)
+    created_at: datetime = _utc()
+    revoked: bool = False
+
+
+class Delivery(SQLModel, table=True):
+    """One alert (outbox row) for one recipient of the routing file: claimed, then recorded."""
+
+    __table_args__ = (
+        UniqueConstraint("outbox_id", "recipient", name="uq_delivery_outbox_recipient"),
+        Index("ix_delivery_status_next", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    outbox_id: int = Field(foreign_key="outbox.id", index=True)
+    recipient: str = Field(max_length=100)
+    immediate: bool
+    # Informational alerts go into the digest of this local day (Europe/Amsterdam, YYYY-MM-DD).
+    digest_day: str | None = Field(default=None, max_length=10)
+    # pending -> sending (claimed until claimed_until) -> sent | failed
+    status: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime | None = _utc(nullable=True)
+    claim_token: str | None = Field(default=None, max_length=36)
+    claimed_until: datetime | None = _utc(nullable=True)
+    # Channels (short URL hashes) that accepted the message, so a retry skips them.
+    sent_channels: list[str] = Field(default_factory=list, sa_type=JSON)
+    last_error: str | None = Field(default=None, max_length=1000)
+    created_at: datetime = _utc()
+    sent_at: datetime | None = _utc(nullable=True)
