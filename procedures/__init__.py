@@ -1,0 +1,1 @@
+"""How a vacancy moves: the state chart, the policy, domain errors and the engine."""

@@ -1,0 +1,290 @@
+"""The state chart of one vacancy procedure (python-statemachine 3), pure: no I/O.
+
+The chart decides which events are allowed, validates their data against the policy and
+records its decision (step, outcome, round) on the model it runs on.
+"""
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from statemachine import Event, State, StateMachine
+
+from procedures.errors import RuleViolation
+from procedures.policy import Policy
+
+STEPS = {"text": "I2", "biws": "I3", "rooney": "I4", "onboarding": "I5", "exit_interview": "I6"}
+STEP_OF_EVENT = {
+    "approve_text": "text",
+    "deviate_text": "text",
+    "complete_biws": "biws",
+    "deviate_biws": "biws",
+    "submit_shortlist": "rooney",
+    "deviate_shortlist": "rooney",
+    "complete_onboarding": "onboarding",
+    "deviate_onboarding": "onboarding",
+    "record_exit_interview": "exit_interview",
+    "deviate_exit_interview": "exit_interview",
+}
+STEP_LABELS = {
+    "text": "I&D-vacaturetekst",
+    "biws": "BIWS-procedure",
+    "rooney": "Rooney Rule",
+    "onboarding": "onboarding",
+    "exit_interview": "exitgesprek",
+}
+FINAL_STATES = frozenset({"closed", "cancelled"})
+
+
+@dataclass
+class Decision:
+    """What the chart decided for one event."""
+
+    step: str | None = None
+    outcome: str | None = None
+    round_failed: bool = False
+
+    @property
+    def indicator(self) -> str | None:
+        return STEPS[self.step] if self.step else None
+
+
+@dataclass
+class ProcedureView:
+    """The chart's model: just what the rules need, copied from and back to storage."""
+
+    policy: Policy
+    state: str | None = None
+    round: int = 1
+    outcomes: dict[str, str | None] = field(default_factory=lambda: dict.fromkeys(STEPS))
+    decision: Decision = field(default_factory=Decision)
+
+
+class VacancyChart(StateMachine):
+    """Text, BIWS, Rooney shortlist, selection, onboarding, employment and exit interview."""
+
+    new = State("Nieuw", initial=True)
+    text = State("Vacaturetekst (I2)")
+    biws = State("BIWS-procedure (I3)")
+    shortlist = State("Shortlist, Rooney Rule (I4)")
+    selection = State("Selectie")
+    onboarding = State("Onboarding (I5)")
+    employed = State("In dienst")
+    exit_interview = State("Exitgesprek (I6)")
+    closed = State("Afgesloten")
+    cancelled = State("Geannuleerd")
+
+    open = Event(new.to(text, validators="check_scale"), name="openen")
+    approve_text = Event(
+        text.to(biws, validators="check_text_evidence", on="meet"), name="tekst goedkeuren"
+    )
+    deviate_text = Event(text.to(biws, on="deviate"), name="tekst afwijken")
+    complete_biws = Event(
+        biws.to(shortlist, validators="check_checklist", on="meet"), name="BIWS afronden"
+    )
+    deviate_biws = Event(biws.to(shortlist, on="deviate"), name="BIWS afwijken")
+    submit_shortlist = Event(
+        shortlist.to(selection, validators="check_shortlist", cond="rooney_met", on="meet")
+        | shortlist.to.itself(cond="rounds_left", on="next_round")
+        | shortlist.to(selection, on="release"),
+        name="shortlist indienen",
+    )
+    deviate_shortlist = Event(shortlist.to(selection, on="deviate"), name="shortlist afwijken")
+    hire = Event(selection.to(onboarding), name="aannemen")
+    cancel = Event(
+        text.to(cancelled) | biws.to(cancelled) | shortlist.to(cancelled) | selection.to(cancelled),
+        name="annuleren",
+    )
+    complete_onboarding = Event(onboarding.to(employed, on="meet"), name="onboarding afronden")
+    deviate_onboarding = Event(onboarding.to(employed, on="deviate"), name="onboarding afwijken")
+    register_departure = Event(
+        employed.to(exit_interview, validators="check_destination"), name="vertrek registreren"
+    )
+    record_exit_interview = Event(
+        exit_interview.to(closed, validators="check_reasons", on="meet"),
+        name="exitgesprek vastleggen",
+    )
+    deviate_exit_interview = Event(
+        exit_interview.to(closed, on="deviate"), name="exitgesprek afwijken"
+    )
+    explain = Event(
+        text.to.itself(validators="check_explain", on="amend")
+        | biws.to.itself(validators="check_explain", on="amend")
+        | shortlist.to.itself(validators="check_explain", on="amend")
+        | selection.to.itself(validators="check_explain", on="amend")
+        | onboarding.to.itself(validators="check_explain", on="amend")
+        | employed.to.itself(validators="check_explain", on="amend")
+        | exit_interview.to.itself(validators="check_explain", on="amend")
+        | closed.to.itself(validators="check_explain", on="amend")
+        | cancelled.to.itself(validators="check_explain", on="amend"),
+        name="toelichten",
+    )
+
+    model: ProcedureView
+
+    # -- validators: raise RuleViolation with the reason --------------------------------
+    def check_scale(self, data: Any) -> None:
+        minimum = self.model.policy.min_scale
+        if data.scale < minimum:
+            raise RuleViolation(
+                f"Schaal {data.scale} valt buiten de prestatieafspraken: "
+                f"alleen vacatures vanaf schaal {minimum} worden gevolgd."
+            )
+
+    def check_text_evidence(self, data: Any, evidence: Any = None) -> None:
+        if not evidence or not evidence["exclusionary"]:
+            return
+        if self.model.policy.text_check_requires_explanation and not data.explanation:
+            findings = evidence["result"]["findings"]
+            phrases = ", ".join(f"'{f['phrase']}' ({f['category']})" for f in findings)
+            raise RuleViolation(
+                f"De vacaturetekst bevat uitsluitende formuleringen: {phrases}. Pas de tekst "
+                "aan, of geef een toelichting (explanation) om de tekst toch goed te keuren."
+            )
+
+    def check_checklist(self, data: Any) -> None:
+        required = self.model.policy.biws_checklist
+        unknown = sorted(set(data.checklist) - set(required))
+        if unknown:
+            raise RuleViolation(
+                f"Onbekende BIWS-onderdelen: {', '.join(unknown)}. "
+                f"Bekende onderdelen: {', '.join(required)}."
+            )
+        missing = [item for item in required if data.checklist.get(item) is not True]
+        if missing:
+            raise RuleViolation(
+                "De BIWS-checklist is niet volledig; ontbrekend of niet voldaan: "
+                f"{', '.join(missing)}. Gebruik deviate_biws als de procedure afwijkt."
+            )
+
+    def check_shortlist(self, data: Any) -> None:
+        if data.diverse > data.invited:
+            # The count itself is not repeated: refusals end up in logs and import summaries.
+            raise RuleViolation(
+                "Het aantal kandidaten met een buiten-Europese achtergrond (diverse) kan niet "
+                f"groter zijn dan het aantal uitgenodigden ({data.invited})."
+            )
+
+    def check_destination(self, data: Any) -> None:
+        known = self.model.policy.destinations
+        if data.destination is not None and data.destination not in known:
+            raise RuleViolation(
+                f"Onbekende bestemming '{data.destination}'. Bekende codes: {', '.join(known)}."
+            )
+
+    def check_reasons(self, data: Any) -> None:
+        known = self.model.policy.exit_reasons
+        unknown = [code for code in data.reasons if code not in known]
+        if unknown:
+            raise RuleViolation(
+                f"Onbekende vertrekredenen: {', '.join(unknown)}. "
+                f"Bekende codes: {', '.join(known)}."
+            )
+
+    def check_explain(self, data: Any) -> None:
+        outcome = self.model.outcomes.get(data.step)
+        label = STEP_LABELS[data.step]
+        if outcome is None:
+            raise RuleViolation(
+                f"De stap {label} ({data.step}) is nog niet afgerond; toelichten kan pas "
+                f"achteraf bij een afwijking zonder toelichting (not_met). {self._now_allowed()}"
+            )
+        if outcome != "not_met":
+            raise RuleViolation(
+                f"De stap {label} ({data.step}) heeft uitkomst '{outcome}'; alleen een "
+                f"uitkomst 'not_met' kan achteraf worden toegelicht. {self._now_allowed()}"
+            )
+
+    def _now_allowed(self) -> str:
+        # Every refusal names the state and what may be sent instead (DOMAIN.md).
+        view = self.model
+        awaiting = [step for step, outcome in view.outcomes.items() if outcome == "not_met"]
+        events = ", ".join(allowed_events(view)) or "geen"
+        text = f"Toestand '{view.state}'; nu toegestaan: {events}"
+        if awaiting:
+            text += f" (toelichten kan voor: {', '.join(awaiting)})"
+        return text + "."
+
+    # -- guards ---------------------------------------------------------------------------
+    def rooney_met(self, data: Any) -> bool:
+        return self.model.policy.rooney_met(data.invited, data.diverse)
+
+    def rounds_left(self) -> bool:
+        return self.model.round < self.model.policy.rooney_max_rounds
+
+    # -- actions: record the decision -------------------------------------------------
+    def _finish(self, event: str, outcome: str) -> None:
+        step = STEP_OF_EVENT[event]
+        self.model.outcomes[step] = outcome
+        self.model.decision = Decision(step=step, outcome=outcome)
+
+    def meet(self, event: str) -> None:
+        self._finish(event, "met")
+
+    def deviate(self, event: str, data: Any) -> None:
+        self._finish(event, "explained" if data.explanation else "not_met")
+
+    def release(self, event: str) -> None:
+        self._finish(event, "released")
+
+    def next_round(self) -> None:
+        self.model.round += 1
+        self.model.decision = Decision(round_failed=True)
+
+    def amend(self, data: Any) -> None:
+        self.model.outcomes[data.step] = "explained"
+        self.model.decision = Decision(step=data.step, outcome="explained")
+
+
+EVENTS: tuple[str, ...] = tuple(e.id for e in VacancyChart.events)  # type: ignore[attr-defined]
+STATE_LABELS: dict[str, str] = {s.id: s.name for s in VacancyChart.states}
+# Which events each state has a transition for, derived once from the chart (guards aside).
+EVENTS_BY_STATE: dict[str, tuple[str, ...]] = {
+    state.id: tuple(dict.fromkeys(e.id for t in state.transitions for e in t.events))
+    for state in VacancyChart.states
+}
+
+_local = threading.local()
+
+
+def send(view: ProcedureView, event: str, **kwargs: Any) -> None:
+    """Run ``event`` on the chart for ``view``; the view receives the new state and decision.
+
+    Building a machine costs about 1 ms (its callbacks are resolved per instance), so each
+    thread keeps one machine on a scratch view and loads the view into it; the machine
+    follows the state field of its model.
+    """
+    machine, scratch = _thread_machine()
+    scratch.policy, scratch.state, scratch.round = view.policy, view.state or "new", view.round
+    scratch.outcomes, scratch.decision = dict(view.outcomes), Decision()
+    machine.send(event, **kwargs)
+    view.state, view.round, view.outcomes = scratch.state, scratch.round, scratch.outcomes
+    view.decision = scratch.decision
+
+
+def _thread_machine() -> tuple[VacancyChart, ProcedureView]:
+    cached = getattr(_local, "machine", None)
+    if cached is None:
+        from procedures.policy import default_policy
+
+        scratch = ProcedureView(policy=default_policy())
+        cached = _local.machine = (VacancyChart(scratch, state_field="state"), scratch)
+    return cached
+
+
+def events_in_state(view: ProcedureView) -> tuple[str, ...]:
+    """Events the chart has a transition for in the view's state (guards not evaluated)."""
+    return EVENTS_BY_STATE[view.state or "new"]
+
+
+def allowed_events(view: ProcedureView) -> list[str]:
+    """Events a user may send now; ``explain`` only while a step awaits an explanation."""
+    names = list(events_in_state(view))
+    if "not_met" not in view.outcomes.values():
+        names = [n for n in names if n != "explain"]
+    return names
+
+
+def diagram(fmt: str = "mermaid") -> str:
+    """The chart drawn from its own definition (mermaid, md or rst: no Graphviz needed)."""
+    return format(VacancyChart, fmt)

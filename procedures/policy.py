@@ -1,0 +1,81 @@
+"""The policy: versioned data that the chart and the reports apply.
+
+A procedure keeps the version in force when it was opened; a new version applies to new
+procedures only.
+"""
+
+import json
+from datetime import date, datetime, time, timedelta
+from fractions import Fraction
+from importlib import resources
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+OVERDUE_STATES = ("text", "biws", "shortlist", "selection", "onboarding", "exit_interview")
+
+
+class Policy(BaseModel):
+    """One version of the policy."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version: int = Field(ge=1)
+    description: str = ""
+    min_scale: int = Field(ge=1)
+    rooney_share: Fraction
+    rooney_max_rounds: int = Field(ge=1)
+    biws_checklist: tuple[str, ...]
+    destinations: tuple[str, ...]
+    exit_reasons: tuple[str, ...]
+    overdue_days: dict[str, int]
+    suppression_threshold: int = Field(ge=1)
+    # Approving a text in which the text check found exclusionary phrases needs an explanation.
+    text_check_requires_explanation: bool = True
+
+    @field_validator("rooney_share", mode="before")
+    @classmethod
+    def _share(cls, value: Any) -> Fraction:
+        share = Fraction(str(value))
+        if not 0 < share <= 1:
+            raise ValueError("rooney_share moet tussen 0 en 1 liggen")
+        return share
+
+    @field_validator("overdue_days")
+    @classmethod
+    def _overdue(cls, value: dict[str, int]) -> dict[str, int]:
+        missing = [s for s in OVERDUE_STATES if s not in value]
+        if missing:
+            raise ValueError(f"overdue_days mist: {', '.join(missing)}")
+        return value
+
+    def rooney_met(self, invited: int, diverse: int) -> bool:
+        """True when the diverse share of those invited reaches the policy share."""
+        return Fraction(diverse, invited) >= self.rooney_share
+
+    def due_at(self, state: str, since: datetime, anchor: date | None = None) -> datetime | None:
+        """When a stay in ``state`` that began at ``since`` becomes overdue (None: never).
+
+        Onboarding and exit interview count from the hire's start date and leave date
+        (``anchor``, a local date), the other states from the moment they were entered.
+        """
+        days = self.overdue_days.get(state)
+        if days is None:
+            return None
+        start = since
+        if anchor is not None:
+            start = datetime.combine(anchor, time.min, tzinfo=AMSTERDAM)
+        return start + timedelta(days=days)
+
+    def to_json(self) -> dict[str, Any]:
+        body = self.model_dump(mode="json")
+        body["rooney_share"] = str(self.rooney_share)
+        return body
+
+
+def default_policy() -> Policy:
+    """The policy shipped with idflow (``procedures/policies/v1.json``)."""
+    text = resources.files("procedures").joinpath("policies/v1.json").read_text("utf-8")
+    return Policy.model_validate(json.loads(text))
