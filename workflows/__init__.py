@@ -1,0 +1,1 @@
+"""What runs in bulk or on a schedule: import, roll-up and report (Prefect flows)."""

@@ -1,0 +1,182 @@
+"""The kwartaalrapportage as an XLSX workbook: a sheet per indicator, deviations, trend."""
+
+import io
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from procedures.disclosure import MUNICIPALITY
+from procedures.report import (
+    INDICATOR_LABELS,
+    INDICATORS,
+    NORM_PCT,
+    OUTCOME_LABELS,
+    STATUS_LABELS,
+    ReportBook,
+    published_pct,
+    published_status,
+)
+
+BOLD = Font(bold=True)
+TITLE = Font(bold=True, size=14)
+FILLS = {
+    "on_norm": PatternFill("solid", fgColor="C6EFCE"),
+    "explained": PatternFill("solid", fgColor="FFEB9C"),
+    "below_norm": PatternFill("solid", fgColor="FFC7CE"),
+}
+INDICATOR_COLUMNS = (
+    "Niveau",
+    "Cluster",
+    "Directie",
+    "Voldaan",
+    "Toegelicht",
+    "Losgelaten",
+    "Niet voldaan",
+    "Totaal",
+    "% voldaan",
+    "Norm",
+    "Status",
+)
+
+
+def xlsx_bytes(book: ReportBook) -> bytes:
+    """The workbook of ``book`` as the bytes of an .xlsx file."""
+    buffer = io.BytesIO()
+    workbook = Workbook()
+    _overview(workbook.active, book)  # type: ignore[arg-type]
+    for indicator in INDICATORS:
+        _indicator_sheet(workbook.create_sheet(_sheet_title(indicator)), book, indicator)
+    _deviation_sheet(workbook.create_sheet("Afwijkingen"), book)
+    _trend_sheet(workbook.create_sheet("Trend"), book)
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _sheet_title(indicator: str) -> str:
+    return f"{indicator} {INDICATOR_LABELS[indicator]}"[:31]
+
+
+def _overview(sheet: Worksheet, book: ReportBook) -> None:
+    sheet.title = "Overzicht"
+    quarter = book.report["quarter"]
+    lines = [
+        (f"Kwartaalrapportage I&D-vacatures {quarter}", TITLE),
+        (f"Norm: {NORM_PCT}% voldaan per indicator (pas toe of leg uit).", None),
+        ("Op norm: alles voldaan. Toegelicht: elke afwijking toegelicht of losgelaten.", None),
+        ("Onder norm: minstens één afwijking zonder toelichting.", None),
+        (_suppression_note(book), None),
+    ]
+    for number, (text, font) in enumerate(lines, 1):
+        sheet.cell(row=number, column=1, value=text).font = font or Font()
+    sheet.column_dimensions["A"].width = 100
+
+
+def _suppression_note(book: ReportBook) -> str:
+    if not book.report["suppressed"]:
+        return "INTERN: ongemaskeerde aantallen, niet voor publicatie."
+    k = book.threshold
+    return (
+        f"Publicatieversie: aantallen 1 t/m {k - 1} en ter bescherming gekozen nullen staan als "
+        f"<{k}; 'x' is ter bescherming verborgen (>= {k}); '-' is niet gepubliceerd."
+    )
+
+
+def _indicator_sheet(sheet: Worksheet, book: ReportBook, indicator: str) -> None:
+    sheet.append([f"{indicator} {INDICATOR_LABELS[indicator]} - {book.report['quarter']}"])
+    sheet["A1"].font = TITLE
+    sheet.append(list(INDICATOR_COLUMNS))
+    for cell in sheet[2]:
+        cell.font = BOLD
+    report = book.report
+    for row in report["municipality_totals"]:
+        if row["indicator"] == indicator:
+            _append(sheet, ("Gemeente", "", ""), row, bold=True)
+    for total in report["cluster_totals"]:
+        if total["indicator"] != indicator:
+            continue
+        name = book.cluster_names.get(total["cluster"], total["cluster"])
+        _append(sheet, ("Cluster", name, ""), total, bold=True)
+        for row in report["rows"]:
+            if row["cluster"] == total["cluster"] and row["indicator"] == indicator:
+                directorate = book.directorate_names.get(row["directorate"], row["directorate"])
+                _append(sheet, ("Directie", name, directorate), row)
+    _widths(sheet, (10, 36, 44, 10, 11, 11, 13, 9, 11, 8, 22))
+    sheet.freeze_panes = "A3"
+
+
+def _append(
+    sheet: Worksheet, labels: tuple[str, str, str], row: dict[str, Any], bold=False
+) -> None:
+    pct = published_pct(row)
+    status = published_status(row)
+    values = [
+        *labels,
+        *(row[name] for name in ("met", "explained", "released", "not_met", "total")),
+        None if pct is None else pct / 100,
+        NORM_PCT / 100,
+        STATUS_LABELS[status],
+    ]
+    sheet.append(values)
+    cells = sheet[sheet.max_row]
+    for cell in cells[8:10]:
+        cell.number_format = "0.0%"
+    for cell in cells[3:8]:
+        cell.alignment = Alignment(horizontal="right")
+    if status in FILLS:
+        cells[10].fill = FILLS[status]
+    if bold:
+        for cell in cells:
+            cell.font = BOLD
+
+
+def _deviation_sheet(sheet: Worksheet, book: ReportBook) -> None:
+    sheet.append(["Vacature", "Cluster", "Directie", "Stap", "Uitkomst", "Toelichting"])
+    for cell in sheet[1]:
+        cell.font = BOLD
+    if book.report["suppressed"]:
+        sheet.append(["Niet in de publicatieversie: per vacature zijn afwijkingen herleidbaar."])
+        sheet.append(["Vraag de interne versie op (idflow report --no-suppress)."])
+    for item in book.deviations:
+        sheet.append(
+            [
+                item["vacancy"],
+                book.cluster_names.get(item["cluster"], item["cluster"]),
+                book.directorate_names.get(item["directorate"], item["directorate"]),
+                f"{item['indicator']} {item['step']}",
+                OUTCOME_LABELS.get(item["outcome"], item["outcome"]),
+                item["explanation"],
+            ]
+        )
+    _widths(sheet, (18, 30, 40, 28, 14, 80))
+    sheet.freeze_panes = "A2"
+
+
+def _trend_sheet(sheet: Worksheet, book: ReportBook) -> None:
+    quarters = book.quarters
+    sheet.append(["% voldaan per kwartaal (norm 100%)"])
+    sheet["A1"].font = TITLE
+    sheet.append(["Indicator", "Niveau", *quarters])
+    for cell in sheet[2]:
+        cell.font = BOLD
+    points = {(p["indicator"], p["cluster"], p["quarter"]): p["pct_met"] for p in book.trend}
+    places = [MUNICIPALITY, *sorted(book.cluster_names)]
+    for indicator in INDICATORS:
+        for place in places:
+            name = "Gemeente" if place == MUNICIPALITY else book.cluster_names[place]
+            values = [points.get((indicator, place, q)) for q in quarters]
+            sheet.append(
+                [f"{indicator} {INDICATOR_LABELS[indicator]}", name]
+                + [None if v is None else v / 100 for v in values]
+            )
+            for cell in sheet[sheet.max_row][2:]:
+                cell.number_format = "0.0%"
+    _widths(sheet, (28, 36, *[10] * len(quarters)))
+    sheet.freeze_panes = "C3"
+
+
+def _widths(sheet: Worksheet, widths: tuple[int, ...]) -> None:
+    for number, width in enumerate(widths, 1):
+        sheet.column_dimensions[get_column_letter(number)].width = width
