@@ -1,0 +1,1 @@
+"""idflow: event-driven workflow engine for I&D vacancy procedures (entry points)."""

@@ -1,0 +1,293 @@
+"""The ``idflow`` command line: parse, call the engine or a flow, print. No business rules."""
+
+import getpass
+import json
+import sys
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from idflow import output
+from idflow.alerts_cli import alerts_app
+from idflow.demo import run_demo
+from idflow.textcheck_cli import text_check
+from idflow.users_cli import users_app
+from models import get_engine, session_scope
+from procedures.audit import verify_log
+from procedures.calendar import parse_quarter
+from procedures.chart import diagram as chart_diagram
+from procedures.engine import apply_event
+from procedures.errors import IdflowError, InvalidInput
+from procedures.events import parse_event
+from procedures.organisation import load_organisation, parse_org_csv
+from procedures.queries import list_procedures, procedure_detail
+from procedures.setup import initialise
+from web.serve import serve
+
+app = typer.Typer(help="idflow: I&D-vacatureprocedures vanaf schaal 12.", no_args_is_help=True)
+org_app = typer.Typer(help="Organisatie: clusters en directies.", no_args_is_help=True)
+audit_app = typer.Typer(help="Audit van het transitielogboek.", no_args_is_help=True)
+app.add_typer(org_app, name="org")
+app.add_typer(audit_app, name="audit")
+app.add_typer(alerts_app, name="alerts")
+app.command("text-check")(text_check)
+app.command("demo")(run_demo)
+app.add_typer(users_app, name="users")
+app.command("serve")(serve)
+out = Console()
+err = Console(stderr=True, soft_wrap=True)
+
+
+@app.command()
+def init() -> None:
+    """Create or upgrade the database; load the default policy and sample organisation."""
+    engine = get_engine()
+    with session_scope(engine) as session:
+        for line in initialise(engine, session):
+            out.print(f"[green]✓[/] {line}")
+
+
+@org_app.command("load")
+def org_load(
+    file: str = typer.Argument(
+        ..., help="CSV met kop cluster_code,cluster_name,directorate_code,directorate_name"
+    ),
+) -> None:
+    """Load the organisation (replaces names and clusters; codes are stable)."""
+    rows = parse_org_csv(output.read_text(file))
+    with session_scope(get_engine()) as session:
+        result = load_organisation(session, rows)
+    out.print(
+        f"Organisatie geladen: {result.clusters} clusters, {result.directorates} directies "
+        f"({result.added} nieuw, {result.updated} gewijzigd, {result.deactivated} inactief)."
+    )
+
+
+@org_app.command("show")
+def org_show() -> None:
+    """List clusters and their directorates."""
+    with session_scope(get_engine()) as session:
+        out.print(output.organisation_table(session))
+
+
+@app.command("open")
+def open_(
+    vacancy: str,
+    directorate: str = typer.Option(..., help="Directiecode, bijv. SOC-OJZ"),
+    scale: int = typer.Option(..., help="Salarisschaal (vanaf 12)"),
+    title: str = typer.Option(..., help="Functietitel"),
+    kind: str = typer.Option("external", help="internal of external"),
+    event_id: str | None = typer.Option(None, "--id", help="Gebeurtenis-id (standaard: nieuw)"),
+    at: str | None = typer.Option(None, help="Tijdstip ISO 8601 (standaard: nu)"),
+    actor: str | None = typer.Option(None, help="Wie (standaard: huidige gebruiker)"),
+) -> None:
+    """Open a vacancy procedure (scale 12 and up)."""
+    data = {"directorate": directorate, "scale": scale, "title": title, "kind": kind}
+    _send(vacancy, "open", data, event_id, at, actor, None)
+
+
+@app.command()
+def advance(
+    vacancy: str,
+    event: str = typer.Argument(..., help="Gebeurtenis, bijv. approve_text"),
+    field: list[str] = typer.Option(
+        [],
+        "--field",
+        "-f",
+        help="Dataveld naam=waarde (waarde als JSON als dat kan, anders tekst); herhaalbaar",
+    ),
+    data: str | None = typer.Option(None, "--data", help="Alle data als JSON-object"),
+    event_id: str | None = typer.Option(None, "--id", help="Gebeurtenis-id (standaard: nieuw)"),
+    at: str | None = typer.Option(None, help="Tijdstip ISO 8601 (standaard: nu)"),
+    actor: str | None = typer.Option(None, help="Wie (standaard: huidige gebruiker)"),
+    expected_version: int | None = typer.Option(None, help="Versie die u zag (conflictcontrole)"),
+) -> None:
+    """Send any event to a vacancy, with its data as --field options or --data JSON."""
+    payload = output.parse_fields(data, field)
+    _send(vacancy, event, payload, event_id, at, actor, expected_version)
+
+
+def _send(
+    vacancy: str,
+    event: str,
+    data: dict[str, Any],
+    event_id: str | None,
+    at: str | None,
+    actor: str | None,
+    expected_version: int | None,
+) -> None:
+    raw = {
+        "id": event_id or f"cli-{uuid.uuid4()}",
+        "vacancy": vacancy,
+        "event": event,
+        "at": at or datetime.now(UTC).isoformat(),
+        "actor": actor or getpass.getuser(),
+        "data": data,
+        "expected_version": expected_version,
+    }
+    with session_scope(get_engine()) as session:
+        result = apply_event(session, parse_event(raw), origin="cli")
+    out.print(output.applied_line(result))
+
+
+@app.command()
+def show(vacancy: str, as_json: bool = typer.Option(False, "--json", help="Als JSON")) -> None:
+    """Show a vacancy: state, round, outcomes, history and the events allowed now."""
+    with session_scope(get_engine()) as session:
+        detail = procedure_detail(session, vacancy)
+    if as_json:
+        typer.echo(json.dumps(detail, ensure_ascii=False, indent=2))
+    else:
+        output.print_detail(out, detail)
+
+
+@app.command("list")
+def list_(
+    directorate: str | None = typer.Option(None, help="Directiecode"),
+    cluster: str | None = typer.Option(None, help="Clustercode"),
+    state: str | None = typer.Option(None, help="Toestand, bijv. shortlist"),
+    overdue: bool = typer.Option(False, help="Alleen vacatures over de termijn"),
+    awaiting_explanation: bool = typer.Option(False, help="Alleen afwijkingen zonder toelichting"),
+    limit: int = typer.Option(200, help="Hoogstens zoveel regels"),
+    as_json: bool = typer.Option(False, "--json", help="Als JSON"),
+) -> None:
+    """List vacancies, newest activity first."""
+    overdue_at = datetime.now(UTC) if overdue else None
+    with session_scope(get_engine()) as session:
+        rows = list_procedures(
+            session, directorate, cluster, state, overdue_at, awaiting_explanation, limit
+        )
+    output.print_list(out, rows, as_json)
+
+
+@app.command("import")
+def import_(
+    file: str = typer.Argument(..., help="JSON Lines- of CSV-bestand, of - voor standaardinvoer"),
+    fmt: str | None = typer.Option(None, "--format", help="jsonl of csv (standaard: extensie)"),
+) -> None:
+    """Import events; each event atomic; non-zero exit when any line was refused."""
+    from workflows.importer import import_events, read_lines
+
+    with output.progress(err, file) as advance_bar:
+        summary = import_events(get_engine(), read_lines(file, fmt), on_progress=advance_bar)
+    output.print_import_summary(err, summary)
+    if summary.refused:
+        raise typer.Exit(code=1)
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the hash chain of the transition log; non-zero exit when it is broken."""
+    with session_scope(get_engine()) as session:
+        checked, breaks = verify_log(session)
+    for item in breaks:
+        err.print(f"[red]✗[/] {item.vacancy} #{item.seq}: {item.reason}")
+    if breaks:
+        err.print(f"Logboek GEBROKEN: {len(breaks)} fouten in {checked} regels.")
+        raise typer.Exit(code=1)
+    out.print(f"Logboek intact: {checked} transities gecontroleerd.")
+
+
+@audit_app.command("sample")
+def audit_sample(
+    year: int = typer.Option(..., help="Jaar waarin de procedures zijn geopend (Amsterdamse tijd)"),
+    size: int = typer.Option(..., help="Aantal procedures in de steekproef"),
+    seed: int = typer.Option(..., help="Startgetal (zelfde getal, zelfde steekproef)"),
+    output_path: str | None = typer.Option(
+        None, "--output", help="CSV-bestand; ernaast een .xlsx (standaard: reports/steekproef-JAAR)"
+    ),
+) -> None:
+    """Draw the yearly audit sample of procedures, stratified by cluster, as CSV and XLSX."""
+    from procedures.sample import draw_sample
+    from workflows.report_sample import write_sample
+
+    with session_scope(get_engine()) as session:
+        sample = draw_sample(session, year, size, seed)
+    csv_path, xlsx_path = write_sample(sample, output_path)
+    err.print(
+        f"Steekproef van {len(sample.rows)} procedures geschreven naar {csv_path} en {xlsx_path}."
+    )
+
+
+@app.command()
+def rollup(
+    rebuild: bool = typer.Option(False, help="Alles opnieuw tellen vanaf het logboek"),
+) -> None:
+    """Run the roll-up flow (new transitions into quarterly tallies)."""
+    from workflows.rollup import rollup_flow
+
+    result = rollup_flow(rebuild=rebuild)
+    out.print(
+        f"Roll-up klaar: {result['transitions']} transities verwerkt "
+        f"(positie {result['from']} → {result['to']})."
+    )
+
+
+@app.command()
+def report(
+    quarter: str | None = typer.Option(None, help="Kwartaal, bijv. 2025Q1 (standaard: vorige)"),
+    fmt: str = typer.Option("json", "--format", help="json, csv, xlsx of html"),
+    no_suppress: bool = typer.Option(
+        False, "--no-suppress", help="Ongemaskeerde aantallen (alleen voor bevoegd intern gebruik)"
+    ),
+    output_path: str | None = typer.Option(
+        None, "--output", help="Bestand (standaard: stdout voor json/csv, reports/KWARTAAL.ext)"
+    ),
+) -> None:
+    """Run the quarterly report flow (rolling up first); json/csv alone go to stdout."""
+    from workflows.report import FORMATS, TEXT_FORMATS, report_flow
+
+    if quarter is not None:
+        parse_quarter(quarter)  # refuse a malformed quarter before Prefect starts a flow run
+    if fmt not in FORMATS:
+        raise InvalidInput(f"Onbekend rapportformaat '{fmt}'; kies uit: {', '.join(FORMATS)}.")
+    result = report_flow(quarter=quarter, fmt=fmt, suppress=not no_suppress, output=output_path)
+    if fmt in TEXT_FORMATS and not output_path:
+        sys.stdout.write(result)
+    else:
+        err.print(f"Rapport geschreven naar {output_path or result}.")
+
+
+@app.command()
+def diagram(fmt: str = typer.Option("mermaid", "--format", help="mermaid, md of rst")) -> None:
+    """Print the procedure's state chart, drawn from the chart itself."""
+    if fmt not in ("mermaid", "md", "rst"):
+        raise InvalidInput(f"Onbekend diagramformaat '{fmt}'; kies mermaid, md of rst.")
+    typer.echo(chart_diagram(fmt))
+
+
+def main() -> None:
+    """Entry point: domain errors become a Dutch message on stderr and their exit code."""
+    from sqlalchemy.exc import InternalError, OperationalError
+
+    from procedures.errors import StorageError
+
+    try:
+        try:
+            code = app(standalone_mode=False)
+        except (OperationalError, InternalError) as error:  # the database failed, not the input
+            reason = (str(error.orig).strip().splitlines() or ["onbekende fout"])[0]
+            raise StorageError(
+                f"De database is niet bereikbaar of niet beschrijfbaar ({reason}); de lopende "
+                "wijziging is teruggedraaid. Controleer IDFLOW_DATABASE_URL en of de database "
+                "draait en schrijfbaar is, en probeer het daarna opnieuw."
+            ) from None
+    except IdflowError as error:
+        err.print(f"[red]Fout:[/] {error}", highlight=False)
+        sys.exit(error.exit_code)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except typer.Abort:
+        sys.exit(130)
+    except Exception as error:  # click usage errors
+        import click
+
+        if isinstance(error, click.ClickException):
+            error.show()
+            sys.exit(error.exit_code)
+        raise
+    if isinstance(code, int) and code:
+        sys.exit(code)
