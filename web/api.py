@@ -1,0 +1,286 @@
+"""The JSON API: what the CLI does, for scripts (API token) and the pages' own use."""
+
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
+from pydantic import BaseModel, ConfigDict, Field
+
+from models import get_engine
+from procedures.audit import verify_log
+from procedures.chart import STATE_LABELS
+from procedures.errors import InvalidInput
+from procedures.organisation import load_organisation, parse_org_csv
+from procedures.policy import Policy
+from procedures.queries import alert_rows, directorate_choices, find_procedures
+from procedures.setup import add_policy
+from procedures.textcheck import check_text
+from web.accounts import Principal, create_user, issue_token, user_rows
+from web.deps import Allow, unit
+from web.problems import PROBLEM_TYPE, problem
+from web.service import CONTENT_TYPES, import_upload, report_file, send_event, visible_detail
+
+WHOLE_MUNICIPALITY = (
+    "De XLSX- en HTML-rapportage gaan over de hele gemeente (met clustertotalen); als "
+    "recruiter downloadt u de cijfers van uw eigen directies als JSON of CSV."
+)
+PROBLEM = {"model": dict, "content": {PROBLEM_TYPE: {}}, "description": "Probleemdetails"}
+router = APIRouter(
+    prefix="/api",
+    responses={
+        status: PROBLEM | {"description": d}
+        for status, d in ((401, "Niet aangemeld"), (403, "Geen toegang"), (422, "Geweigerd"))
+    },
+)
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OpenIn(_In):
+    vacancy: str = Field(examples=["VAC-2025-001"])
+    directorate: str = Field(examples=["SOC-OJZ"])
+    scale: int = Field(examples=[12])
+    title: str = Field(examples=["Teamleider"])
+    kind: Literal["internal", "external"] = "external"
+    id: str | None = Field(None, description="Gebeurtenis-id; standaard een nieuw id")
+    at: datetime | None = Field(None, description="Tijdstip (ISO 8601); standaard nu")
+
+
+class EventBody(_In):
+    event: str = Field(examples=["approve_text"])
+    data: dict[str, Any] = Field(default_factory=dict)
+    id: str | None = None
+    at: datetime | None = None
+    expected_version: int | None = None
+
+
+class TextIn(_In):
+    text: str = Field(min_length=1, max_length=100_000, examples=["Wij zoeken een jong team..."])
+
+
+class AppliedOut(BaseModel):
+    status: str
+    vacancy: str
+    seq: int
+    event: str
+    state: str
+    outcome: str | None
+    round: int
+    version: int
+
+
+class VacancyOut(BaseModel):
+    vacancy: str
+    directorate: str
+    title: str
+    scale: int
+    kind: str
+    state: str
+    state_label: str
+    round: int
+    due_at: datetime | None
+    last_event_at: datetime
+
+
+class UserIn(_In):
+    username: str
+    password: str
+    role: str
+    directorates: list[str] = Field(default_factory=list)
+
+
+def _applied(result: Any, response: Response) -> AppliedOut:
+    response.status_code = 201 if result.status == "applied" else 200
+    return AppliedOut(**asdict(result))
+
+
+@router.get("/vacancies", response_model=list[VacancyOut])
+def list_vacancies(
+    request: Request,
+    who: Principal = Depends(Allow("read")),
+    directorate: str | None = None,
+    state: str | None = None,
+    overdue: bool = False,
+    awaiting_explanation: bool = False,
+    search: str | None = None,
+    limit: int = Query(200, ge=1, le=1000),
+) -> list[VacancyOut]:
+    """Vacancies in your directorates matching every filter, newest activity first."""
+    overdue_at = datetime.now(UTC) if overdue else None
+    with unit(request) as session:
+        rows = find_procedures(
+            session, who.scope, directorate, state, overdue_at, awaiting_explanation, search, limit
+        )
+        return [VacancyOut(**r.model_dump(), state_label=STATE_LABELS[r.state]) for r in rows]
+
+
+@router.post("/vacancies", response_model=AppliedOut, status_code=201)
+def open_vacancy(
+    body: OpenIn, request: Request, response: Response, who: Principal = Depends(Allow("advance"))
+) -> AppliedOut:
+    """Open a vacancy procedure (scale 12 and up) in one of your directorates."""
+    data = body.model_dump(include={"directorate", "scale", "title", "kind"})
+    with unit(request) as session:
+        result = send_event(session, who, body.vacancy, "open", data, body.id, body.at)
+    return _applied(result, response)
+
+
+@router.get("/vacancies/{vacancy}")
+def show_vacancy(
+    vacancy: str, request: Request, who: Principal = Depends(Allow("read"))
+) -> dict[str, Any]:
+    """State, round, outcomes per indicator, history and the events allowed now."""
+    with unit(request) as session:
+        return visible_detail(session, who, vacancy)
+
+
+@router.post("/vacancies/{vacancy}/events", response_model=AppliedOut, status_code=201)
+def advance_vacancy(
+    vacancy: str,
+    body: EventBody,
+    request: Request,
+    response: Response,
+    who: Principal = Depends(Allow("advance")),
+) -> AppliedOut:
+    """Send any event with its data; a repeated id with the same content is a duplicate."""
+    with unit(request) as session:
+        result = send_event(
+            session, who, vacancy, body.event, body.data, body.id, body.at, body.expected_version
+        )
+    return _applied(result, response)
+
+
+@router.post("/imports")
+def import_file(
+    request: Request,
+    file: UploadFile = File(..., description="JSON Lines- of CSV-bestand"),
+    format: Literal["jsonl", "csv"] | None = Query(None, description="standaard: extensie"),
+    who: Principal = Depends(Allow("advance")),
+) -> dict[str, Any]:
+    """Import events (each atomic); the summary lists refused lines with their reasons."""
+    content = file.file.read(request.app.state.settings.upload_max_bytes + 1)
+    if len(content) > request.app.state.settings.upload_max_bytes:
+        raise InvalidInput("Het bestand is te groot voor een upload; gebruik 'idflow import'.")
+    fmt = format or ("csv" if (file.filename or "").lower().endswith(".csv") else "jsonl")
+    summary = import_upload(get_engine(request.app.state.database_url), who, content, fmt)
+    refused = [{"line": n, "reason": reason} for n, reason in summary.refused]
+    return {"applied": summary.applied, "duplicate": summary.duplicate, "refused": refused}
+
+
+@router.get(
+    "/reports/{quarter}",
+    responses={200: {"content": {t: {} for t in CONTENT_TYPES.values()}}, 404: PROBLEM},
+)
+def download_report(
+    quarter: str,
+    request: Request,
+    format: Literal["json", "csv", "xlsx", "html"] = "json",
+    suppress: bool = True,
+    who: Principal = Depends(Allow("report")),
+) -> Response:
+    """The quarterly report of your directorates; unsuppressed figures for P&O and auditors."""
+    if not suppress and who.role not in ("pno", "auditor"):
+        return problem(403, "Ongemaskeerde cijfers zijn alleen voor P&O en auditors.", request)
+    if who.scope is not None and format in ("xlsx", "html"):
+        return problem(403, WHOLE_MUNICIPALITY, request)
+    engine = get_engine(request.app.state.database_url)
+    content = report_file(engine, who, quarter, format, suppress)
+    name = f'attachment; filename="kwartaalrapportage-{quarter.upper()}.{format}"'
+    headers = {"Content-Disposition": name}
+    return Response(content, media_type=CONTENT_TYPES[format], headers=headers)
+
+
+@router.post("/text-check")
+def text_check(body: TextIn, who: Principal = Depends(Allow("read"))) -> dict[str, Any]:
+    """The inclusive vacancy-text check (as `idflow text-check`); stores nothing."""
+    return check_text(body.text).to_dict()
+
+
+@router.get("/alerts")
+def list_alerts(
+    request: Request,
+    who: Principal = Depends(Allow("alerts")),
+    limit: int = Query(100, ge=1, le=1000),
+) -> list[dict[str, Any]]:
+    """Alert causes for P&O (the outbox), newest first, with their delivery status."""
+    with unit(request) as session:
+        return alert_rows(session, who.scope, limit)
+
+
+@router.get("/audit/verify")
+def audit_verify(request: Request, who: Principal = Depends(Allow("audit"))) -> dict[str, Any]:
+    """Check the transition log's hash chain; ``intact`` is false when it is broken."""
+    with unit(request) as session:
+        checked, breaks = verify_log(session)
+    return {"intact": not breaks, "checked": checked, "breaks": [asdict(b) for b in breaks]}
+
+
+@router.get("/organisation")
+def organisation(
+    request: Request, who: Principal = Depends(Allow("signed_in"))
+) -> list[dict[str, str]]:
+    """Active directorates with their cluster."""
+    with unit(request) as session:
+        return directorate_choices(session)
+
+
+@router.post("/organisation")
+def load_org(
+    request: Request,
+    file: UploadFile = File(..., description="CSV: cluster_code,cluster_name,..."),
+    who: Principal = Depends(Allow("admin")),
+) -> dict[str, int]:
+    """Load the organisation (names and clusters change; codes are stable)."""
+    text = file.file.read(request.app.state.settings.upload_max_bytes).decode("utf-8", "replace")
+    with unit(request) as session:
+        return asdict(load_organisation(session, parse_org_csv(text)))
+
+
+@router.post("/policy", status_code=201)
+def new_policy(
+    body: dict[str, Any], request: Request, who: Principal = Depends(Allow("admin"))
+) -> dict[str, Any]:
+    """Store a new policy version; it applies to procedures opened from now on."""
+    try:
+        policy = Policy.model_validate(body)
+    except ValueError as error:
+        raise InvalidInput(f"Ongeldig beleid: {error}") from None
+    with unit(request) as session:
+        add_policy(session, policy)
+    return policy.to_json()
+
+
+@router.get("/users")
+def users(request: Request, who: Principal = Depends(Allow("admin"))) -> list[dict[str, Any]]:
+    """Every user with role and directorates."""
+    with unit(request) as session:
+        return user_rows(session)
+
+
+@router.post("/users", status_code=201)
+def add_user(
+    body: UserIn, request: Request, who: Principal = Depends(Allow("admin"))
+) -> dict[str, str]:
+    """Add a user (argon2 password hash; recruiters need their directorates)."""
+    with unit(request) as session:
+        user = create_user(session, body.username, body.password, body.role, body.directorates)
+    return {"username": user.username, "role": user.role}
+
+
+@router.post("/tokens", status_code=201)
+def new_token(
+    request: Request, label: str = "", who: Principal = Depends(Allow("signed_in"))
+) -> dict[str, str]:
+    """A new API token for yourself; it is shown once and stored only as a hash."""
+    with unit(request) as session:
+        return {"token": issue_token(session, who.user_id, label)}
+
+
+@router.get("/me")
+def me(who: Principal = Depends(Allow("signed_in"))) -> dict[str, Any]:
+    """Who you are signed in as, with your role and directorates."""
+    scope = sorted(who.scope) if who.scope is not None else None
+    return {"username": who.username, "role": who.role, "directorates": scope}

@@ -1,0 +1,124 @@
+"""Errors as answers: RFC 9457 problem details for the API, Dutch pages for people."""
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException
+
+from procedures.errors import IdflowError
+from web.deps import CsrfFailed, Forbidden, NotSignedIn
+
+PROBLEM_TYPE = "application/problem+json"
+TITLES = {
+    400: "Ongeldig verzoek",
+    401: "Niet aangemeld",
+    403: "Geen toegang",
+    404: "Niet gevonden",
+    405: "Methode niet toegestaan",
+    409: "Conflict",
+    413: "Bestand te groot",
+    422: "Geweigerd",
+    429: "Te veel pogingen",
+    500: "Interne fout",
+    503: "Niet beschikbaar",
+}
+MESSAGES = {
+    401: "U bent niet aangemeld; meld u aan of stuur een geldig API-token mee.",
+    403: "Uw rol geeft geen toegang tot deze functie.",
+    404: "Deze pagina of dit adres bestaat niet.",
+    405: "Deze methode is hier niet toegestaan.",
+}
+CSRF_MESSAGE = (
+    "Het formulier is verlopen of komt niet van deze site (CSRF-controle); "
+    "laad de pagina opnieuw en probeer het nog eens."
+)
+
+
+def problem(status: int, detail: str, request: Request | None = None, **extra: Any) -> JSONResponse:
+    """A problem-details answer with a Dutch title and detail."""
+    body = {
+        "type": "about:blank",
+        "title": TITLES.get(status, "Fout"),
+        "status": status,
+        "detail": detail,
+    }
+    if request is not None:
+        body["instance"] = request.url.path
+    return JSONResponse(body | extra, status_code=status, media_type=PROBLEM_TYPE)
+
+
+def wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or request.url.path.startswith("/openapi")
+
+
+def install(app: Any) -> None:
+    """Register the handlers that turn exceptions into problems or pages."""
+
+    @app.exception_handler(IdflowError)
+    async def _domain(request: Request, error: IdflowError) -> Response:
+        return _answer(request, error.http_status, str(error))
+
+    @app.exception_handler(NotSignedIn)
+    async def _anonymous(request: Request, _: NotSignedIn) -> Response:
+        if wants_json(request):
+            return problem(401, MESSAGES[401], request)
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(request: Request, _: Forbidden) -> Response:
+        return _answer(request, 403, MESSAGES[403])
+
+    @app.exception_handler(CsrfFailed)
+    async def _csrf(request: Request, _: CsrfFailed) -> Response:
+        return _answer(request, 403, CSRF_MESSAGE)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, error: RequestValidationError) -> Response:
+        return _answer(request, 422, request_errors(error.errors()))
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, error: HTTPException) -> Response:
+        detail = error.detail if isinstance(error.detail, str) else ""
+        return _answer(request, error.status_code, MESSAGES.get(error.status_code, detail))
+
+
+def _answer(request: Request, status: int, detail: str) -> Response:
+    if wants_json(request):
+        return problem(status, detail, request)
+    templates = request.app.state.templates
+    context = {"title": TITLES.get(status, "Fout"), "detail": detail, "status": status}
+    return templates.TemplateResponse(request, "error.html", context, status_code=status)
+
+
+_REQUEST_MESSAGES = {
+    "missing": "ontbreekt",
+    "extra_forbidden": "is geen toegestaan veld",
+    "int_type": "moet een geheel getal zijn",
+    "int_parsing": "moet een geheel getal zijn",
+    "bool_parsing": "moet true of false zijn",
+    "bool_type": "moet true of false zijn",
+    "string_type": "moet tekst zijn",
+    "dict_type": "moet een JSON-object zijn",
+    "model_attributes_type": "moet een JSON-object zijn",
+    "json_invalid": "is geen geldige JSON",
+    "string_too_short": "is te kort",
+    "string_too_long": "is te lang",
+    "string_pattern_mismatch": "bevat ongeldige tekens",
+    "literal_error": "heeft een waarde die niet is toegestaan",
+    "enum": "heeft een waarde die niet is toegestaan",
+    "greater_than_equal": "is te klein",
+    "less_than_equal": "is te groot",
+    "datetime_parsing": "moet een tijdstip in ISO 8601 zijn",
+    "datetime_from_date_parsing": "moet een tijdstip in ISO 8601 zijn",
+}
+
+
+def request_errors(errors: Any) -> str:
+    """FastAPI's validation errors as one Dutch sentence per problem."""
+    parts = []
+    for item in errors:
+        where = ".".join(str(p) for p in item.get("loc", ()) if p != "body") or "verzoek"
+        parts.append(f"{where}: {_REQUEST_MESSAGES.get(item.get('type'), item.get('msg', ''))}")
+    return "Ongeldig verzoek: " + "; ".join(parts) + "."

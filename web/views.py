@@ -1,0 +1,176 @@
+"""What the templates show, assembled from the read models (no rules decided here)."""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from procedures.calendar import last_finished_quarter, quarter_of, recent_quarters
+from procedures.chart import STATE_LABELS, STEP_LABELS, STEPS
+from procedures.engine import current_policy_version, load_policy
+from procedures.events import DATA_SCHEMAS
+from procedures.queries import alert_rows, find_procedures, indicator_overview
+from procedures.report import INDICATOR_LABELS, INDICATORS, MUNICIPALITY, NORM_PCT, Cell
+from procedures.tallies import roll_up
+from procedures.textcheck import CATEGORY_LABELS, check_text
+from web.chart_view import chart_steps
+from web.forms import EVENT_LABELS, FIELD_LABELS, FormField, data_from_form, fields_for
+
+OUTCOME_LABELS = {
+    "met": "voldaan",
+    "explained": "afwijking toegelicht",
+    "released": "vrijgegeven (na laatste ronde)",
+    "not_met": "niet voldaan, toelichting nodig",
+    None: "nog open",
+}
+STATUS_LABELS = {
+    "on_norm": "op norm",
+    "explained": "afwijkingen toegelicht",
+    "below_norm": "onder norm",
+    "no_data": "geen gegevens",
+}
+
+
+def text_check_view(text: str) -> dict[str, Any]:
+    """The inclusive text check of ``text`` as the vacancy page shows it."""
+    result = check_text(text)
+    findings = [
+        {"category": CATEGORY_LABELS[f.category], "phrase": f.phrase,
+         "line": text.count("\n", 0, f.start) + 1, "suggestion": f.suggestion}
+        for f in result.findings
+    ]  # fmt: skip
+    reading = result.readability
+    score = "-" if reading.score is None else f"{reading.score:.1f}".replace(".", ",")
+    return {
+        "findings": findings,
+        "gender": result.gender_coded,
+        "readability": reading,
+        "score": score,
+        "version": result.wordlist_version,
+    }
+
+
+def _outcomes_by_step(detail: dict[str, Any]) -> dict[str, str | None]:
+    return {step: detail["outcomes"][indicator] for step, indicator in STEPS.items()}
+
+
+def vacancy_context(session: Session, detail: dict[str, Any]) -> dict[str, Any]:
+    """The vacancy page: diagram, outcomes, history and one form per allowed event."""
+    policy = load_policy(session, detail["policy_version"])
+    outcomes = _outcomes_by_step(detail)
+    visited = {row["source"] for row in detail["history"]} | {"new"}
+    forms = [
+        {"event": e, "label": EVENT_LABELS[e], "fields": fields_for(e, policy, outcomes)}
+        for e in detail["allowed_events"]
+    ]
+    indicators = [
+        {"code": STEPS[step], "label": STEP_LABELS[step], "outcome": outcome,
+         "outcome_label": OUTCOME_LABELS[outcome]}
+        for step, outcome in outcomes.items()
+    ]  # fmt: skip
+    return {
+        "detail": detail,
+        "steps": chart_steps(detail["state"], visited),
+        "indicators": indicators,
+        "history": [_history_row(row) for row in detail["history"]],
+        "forms": forms,
+        "event_id": f"web-{uuid.uuid4()}",
+    }
+
+
+def _history_row(row: dict[str, Any]) -> dict[str, Any]:
+    data = dict(row["data"])
+    explanation = data.pop("explanation", None)
+    return row | {
+        "event_label": EVENT_LABELS.get(row["event"], row["event"]),
+        "target_label": STATE_LABELS.get(row["target"], row["target"]),
+        "outcome_label": _history_outcome(row),
+        "explanation": explanation,
+        "details": ", ".join(f"{FIELD_LABELS.get(k, k)}: {_show(v)}" for k, v in data.items()),
+    }
+
+
+def _history_outcome(row: dict[str, Any]) -> str:
+    if row["outcome"]:
+        return OUTCOME_LABELS.get(row["outcome"], row["outcome"])
+    if row["event"] == "submit_shortlist":
+        return f"Rooney-norm niet gehaald: ronde {row['round']} begint"
+    return ""
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, dict):
+        return f"{sum(1 for v in value.values() if v)} van {len(value)} aangevinkt"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) or "geen"
+    if isinstance(value, bool):
+        return "ja" if value else "nee"
+    return str(value)
+
+
+def event_data(session: Session, detail: dict[str, Any], event: str, form: Any) -> dict[str, Any]:
+    """The data of a submitted event form (unknown events go to the engine, which refuses)."""
+    if event not in DATA_SCHEMAS or event == "open":
+        return {}
+    policy = load_policy(session, detail["policy_version"])
+    return data_from_form(fields_for(event, policy, _outcomes_by_step(detail)), form)
+
+
+def open_fields(session: Session, directorates: list[dict[str, str]]) -> list[FormField]:
+    """The open form: the schema's fields, with the directorates the user may open in."""
+    policy = load_policy(session, current_policy_version(session))
+    fields = fields_for("open", policy, {})
+    for spec in fields:
+        if spec.name == "directorate":
+            spec.widget = "select"
+            spec.choices = [(d["code"], f"{d['code']} – {d['name']}") for d in directorates]
+        if spec.name == "scale":
+            spec.note = f"Vanaf schaal {policy.min_scale}."
+    return fields
+
+
+def dashboard_context(session: Session, now: datetime) -> dict[str, Any]:
+    """Indicators of the current quarter against the norm, the trend, what needs attention."""
+    roll_up(session)  # bring the tallies up to date with the log (incremental, cheap)
+    current = quarter_of(now)
+    quarters = recent_quarters(current, 5)
+    overview = indicator_overview(session, quarters)
+    clusters = sorted(overview["cluster_names"].items()) + [(MUNICIPALITY, "Gemeente totaal")]
+    return {
+        "quarter": current,
+        "quarters": quarters,
+        "downloads": [current, last_finished_quarter(now)],
+        "norm": NORM_PCT,
+        "indicators": [(i, INDICATOR_LABELS[i]) for i in INDICATORS],
+        "cluster_rows": [
+            _row(name, overview["clusters"], current, code) for code, name in clusters
+        ],
+        "directorate_rows": _directorate_rows(overview, current),
+        "trend": [_trend(name, overview["clusters"], quarters, code) for code, name in clusters],
+        "awaiting": find_procedures(session, awaiting_explanation=True, limit=25),
+        "overdue": find_procedures(session, overdue_at=now, limit=25),
+        "alerts": alert_rows(session, limit=25),
+        "status_labels": STATUS_LABELS,
+        "state_labels": STATE_LABELS,
+    }
+
+
+def _row(name: str, cells: dict[Any, Cell], quarter: str, code: str) -> dict[str, Any]:
+    return {"name": name, "cells": [cells.get((quarter, code, i), Cell()) for i in INDICATORS]}
+
+
+def _directorate_rows(overview: dict[str, Any], quarter: str) -> list[dict[str, Any]]:
+    names, cells = overview["directorate_names"], overview["directorates"]
+    codes = sorted({d for (_, d, _) in cells}, key=lambda d: (overview["cluster_of"].get(d, ""), d))
+    return [_row(f"{code} – {names.get(code, code)}", cells, quarter, code) for code in codes]
+
+
+def _trend(name: str, cells: dict[Any, Cell], quarters: list[str], code: str) -> dict[str, Any]:
+    row = []
+    for quarter in quarters:
+        total = Cell()
+        for indicator in INDICATORS:
+            total.add(cells.get((quarter, code, indicator), Cell()))
+        row.append(total)
+    return {"name": name, "cells": row}
