@@ -1,0 +1,152 @@
+"""``python -m benchmarks``: print each figure beside its limit, for SQLite and PostgreSQL."""
+
+import argparse
+import json
+import platform
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from benchmarks import bulk, interactive, rollup, workload
+from benchmarks.databases import fresh_database, postgres_available
+
+
+@dataclass
+class Row:
+    database: str
+    measure: str
+    figure: float
+    unit: str
+    limit: float | None
+    target: str
+    met: bool | None
+
+
+def main() -> None:
+    args = _arguments()
+    console = Console(width=170)
+    kinds = [k for k in args.databases.split(",") if k]
+    if "postgresql" in kinds and not postgres_available():
+        console.print("PostgreSQL niet bereikbaar op 127.0.0.1:5432: alleen SQLite.")
+        kinds.remove("postgresql")
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="idflow-bench-") as tmp:
+        workdir = Path(tmp)
+        for kind in kinds:
+            rows += _interactive(kind, workdir, args.interactive)
+            rows += _bulk(kind, workdir, args.bulk)
+            for size in (int(s) for s in args.rollup_sizes.split(",")):
+                rows += _rollup(kind, workdir, size, args.incremental)
+    console.print(_table(rows))
+    console.print(
+        f"Machine: {platform.processor() or platform.machine()}, "
+        f"{platform.python_implementation()} {platform.python_version()}"
+    )
+    if args.json:
+        Path(args.json).write_text(json.dumps([asdict(r) for r in rows], indent=2))
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks")
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--interactive", type=int, default=2000, help="events, one txn each")
+    parser.add_argument("--bulk", type=int, default=100_000, help="events in the import file")
+    parser.add_argument("--rollup-sizes", default="100000,1000000,10000000")
+    parser.add_argument("--incremental", type=int, default=10_000)
+    parser.add_argument("--json", help="also write the rows as JSON to this file")
+    return parser.parse_args()
+
+
+def _interactive(kind: str, workdir: Path, count: int) -> list[Row]:
+    events = workload.events(count)
+    with fresh_database(kind, workdir) as engine_db, fresh_database(kind, workdir) as plain_db:
+        rate = interactive.through_engine(engine_db, events)
+        limit = interactive.plain_sql(engine_db, plain_db)
+    return [
+        Row(
+            kind,
+            "interactief (1 transactie per event)",
+            rate,
+            "events/s",
+            limit,
+            ">= 50% van plain SQL",
+            rate >= 0.5 * limit,
+        )
+    ]
+
+
+def _bulk(kind: str, workdir: Path, count: int) -> list[Row]:
+    events = workload.events(count)
+    path = workload.write_jsonl(events, workdir / f"bulk-{count}.jsonl")
+    with fresh_database(kind, workdir) as import_db, fresh_database(kind, workdir) as plain_db:
+        rate, _summary = bulk.idflow_import(import_db, path, len(events))
+        limit = bulk.batched_insert(import_db, plain_db)
+    floor = 50_000 if kind == "sqlite" else 0
+    target = ">= 25% van batched insert" + (" en >= 50.000/s" if floor else "")
+    return [
+        Row(
+            kind,
+            f"bulk import {len(events):,} events (hele commando)",
+            rate,
+            "events/s",
+            limit,
+            target,
+            rate >= max(floor, 0.25 * limit),
+        )
+    ]
+
+
+def _rollup(kind: str, workdir: Path, size: int, incremental: int) -> list[Row]:
+    with fresh_database(kind, workdir) as url:
+        rollup.add_transitions(url, 0, size)
+        full, full_mb = rollup.roll_up_in_child(url, rebuild=True)
+        full_limit = rollup.plain_aggregate(url, 0)
+        top = rollup.max_id(url)
+        rollup.add_transitions(url, top, top + incremental)
+        step, step_mb = rollup.roll_up_in_child(url, rebuild=False)
+        step_limit = rollup.plain_aggregate(url, top)
+    full_target = "< 20 s bij 10M (SQLite)" if kind == "sqlite" and size >= 10_000_000 else "-"
+    full_met = full < 20 if full_target != "-" else None
+    return [
+        Row(
+            kind,
+            f"roll-up volledig, {size:,} transities (piek {full_mb:.0f} MB)",
+            full,
+            "s",
+            full_limit,
+            full_target,
+            full_met,
+        ),
+        Row(
+            kind,
+            f"roll-up +{incremental:,} op {size:,} (piek {step_mb:.0f} MB)",
+            step,
+            "s",
+            step_limit,
+            "< 1 s",
+            step < 1,
+        ),
+    ]
+
+
+def _table(rows: list[Row]) -> Table:
+    table = Table(title="idflow benchmarks: gemeten naast de limiet (zelfde run, zelfde database)")
+    for name in ("database", "meting", "gemeten", "limiet", "verhouding", "doel", "gehaald"):
+        table.add_column(name, justify="right" if name in ("gemeten", "limiet") else "left")
+    for r in rows:
+        ratio = "-"
+        if r.limit:  # rates: share of the limit reached; durations: times the limit
+            ratio = f"{r.figure / r.limit:.0%}" if r.unit != "s" else f"{r.figure / r.limit:.1f}x"
+        limit = f"{r.limit:,.2f} {r.unit}" if r.limit is not None else "-"
+        met = {True: "ja", False: "NEE", None: "-"}[r.met]
+        table.add_row(
+            r.database, r.measure, f"{r.figure:,.2f} {r.unit}", limit, ratio, r.target, met
+        )
+    return table
+
+
+if __name__ == "__main__":
+    main()
