@@ -1,0 +1,39 @@
+"""The benchmark command runs and prints every figure beside a measured limit."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_benchmark_command_measures_each_figure_beside_its_limit(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks",
+        "--databases",
+        "sqlite",
+        "--interactive",
+        "40",
+        "--bulk",
+        "300",
+        "--rollup-sizes",
+        "2000",
+        "--incremental",
+        "200",
+        "--json",
+        str(out),
+    ]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "gemeten naast de limiet" in done.stdout
+    rows = json.loads(out.read_text())
+    measures = [row["measure"] for row in rows]
+    assert any(m.startswith("interactief") for m in measures)
+    assert any(m.startswith("bulk import") for m in measures)
+    assert sum(m.startswith("roll-up") for m in measures) == 2
+    for row in rows:
+        assert row["figure"] > 0 and row["limit"] > 0, row

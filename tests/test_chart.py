@@ -1,0 +1,575 @@
+"""The state chart against DOMAIN.md: which event is allowed in which state, and every rule.
+
+The expected table below is written from DOMAIN.md, not derived from the chart.
+"""
+
+from typing import Any
+
+import pytest
+from sqlmodel import Session, select
+from statemachine.exceptions import TransitionNotAllowed
+
+from models import Outbox, Procedure, Transition
+from procedures.chart import ProcedureView
+from procedures.chart import send as chart_send
+from procedures.errors import (
+    EventNotAllowed,
+    InvalidInput,
+    RefusedError,
+    RuleViolation,
+    UnknownVacancy,
+)
+from procedures.events import DATA_SCHEMAS, parse_data, parse_event
+from procedures.policy import default_policy
+
+EVENTS = (
+    "open",
+    "approve_text",
+    "deviate_text",
+    "complete_biws",
+    "deviate_biws",
+    "submit_shortlist",
+    "deviate_shortlist",
+    "hire",
+    "cancel",
+    "complete_onboarding",
+    "deviate_onboarding",
+    "register_departure",
+    "record_exit_interview",
+    "deviate_exit_interview",
+    "explain",
+)
+CHECKLIST = {
+    item: True
+    for item in (
+        "diverse_committee",
+        "criteria_fixed_before_publication",
+        "criteria_job_relevant",
+        "committee_bias_trained",
+        "structured_interview",
+        "independent_scoring",
+        "rejections_reviewed",
+        "decision_justified",
+    )
+}
+OPEN = {"directorate": "SOC-OJZ", "scale": 12, "title": "Teamleider", "kind": "external"}
+VALID_DATA: dict[str, dict[str, Any]] = {
+    "open": OPEN,
+    "approve_text": {},
+    "deviate_text": {"explanation": "Spoed"},
+    "complete_biws": {"checklist": CHECKLIST},
+    "deviate_biws": {"explanation": "Geen diverse commissie beschikbaar"},
+    "submit_shortlist": {"invited": 4, "diverse": 2},
+    "deviate_shortlist": {"explanation": "Interne herplaatsing"},
+    "hire": {"employee": "P123456", "start_date": "2025-03-01"},
+    "cancel": {"reason": "Ingetrokken"},
+    "complete_onboarding": {},
+    "deviate_onboarding": {"explanation": "Op afstand gestart"},
+    "register_departure": {"leave_date": "2025-06-01", "destination": "pensioen"},
+    "record_exit_interview": {"held": True, "reasons": ["loopbaan"]},
+    "deviate_exit_interview": {"explanation": "Vertrok onverwacht"},
+    # Every path below leaves the text step not_met, so this explain is allowed after it.
+    "explain": {"step": "text", "explanation": "Achteraf toegelicht"},
+}
+
+# How to reach each state (after `open`); text is deviated without explanation (not_met).
+PATHS: dict[str, list[str]] = {
+    "new": [],
+    "text": ["open"],
+    "biws": ["open", "deviate_text"],
+    "shortlist": ["open", "deviate_text", "complete_biws"],
+    "selection": ["open", "deviate_text", "complete_biws", "submit_shortlist"],
+    "onboarding": ["open", "deviate_text", "complete_biws", "submit_shortlist", "hire"],
+    "employed": [
+        "open",
+        "deviate_text",
+        "complete_biws",
+        "submit_shortlist",
+        "hire",
+        "complete_onboarding",
+    ],
+    "exit_interview": [
+        "open",
+        "deviate_text",
+        "complete_biws",
+        "submit_shortlist",
+        "hire",
+        "complete_onboarding",
+        "register_departure",
+    ],
+    "closed": [
+        "open",
+        "deviate_text",
+        "complete_biws",
+        "submit_shortlist",
+        "hire",
+        "complete_onboarding",
+        "register_departure",
+        "record_exit_interview",
+    ],
+    "cancelled": ["open", "deviate_text", "cancel"],
+}
+STATES = tuple(PATHS)
+
+# DOMAIN.md: state -> {allowed event: target state}. `explain` needs a finished not_met step,
+# which every path has from `biws` on; in `text` no step has finished yet.
+EXPECTED: dict[str, dict[str, str]] = {
+    "new": {"open": "text"},
+    "text": {"approve_text": "biws", "deviate_text": "biws", "cancel": "cancelled"},
+    "biws": {
+        "complete_biws": "shortlist",
+        "deviate_biws": "shortlist",
+        "cancel": "cancelled",
+        "explain": "biws",
+    },
+    "shortlist": {
+        "submit_shortlist": "selection",
+        "deviate_shortlist": "selection",
+        "cancel": "cancelled",
+        "explain": "shortlist",
+    },
+    "selection": {"hire": "onboarding", "cancel": "cancelled", "explain": "selection"},
+    "onboarding": {
+        "complete_onboarding": "employed",
+        "deviate_onboarding": "employed",
+        "explain": "onboarding",
+    },
+    "employed": {"register_departure": "exit_interview", "explain": "employed"},
+    "exit_interview": {
+        "record_exit_interview": "closed",
+        "deviate_exit_interview": "closed",
+        "explain": "exit_interview",
+    },
+    "closed": {"explain": "closed"},
+    "cancelled": {"explain": "cancelled"},
+}
+# Driving along a path leaves the text step not_met (deviated without explanation).
+PATH_DATA = VALID_DATA | {"deviate_text": {}}
+CASES = [(state, event) for state in STATES for event in EVENTS]
+
+
+def _view_in(state: str) -> ProcedureView:
+    view = ProcedureView(policy=default_policy())
+    for event in PATHS[state]:
+        _chart(view, event, PATH_DATA[event])
+    assert (view.state or "new") == state
+    return view
+
+
+def _chart(view: ProcedureView, event: str, data: dict[str, Any]) -> None:
+    raw = {"id": "x", "vacancy": "V", "event": event, "at": "2025-01-06T09:00", "actor": "a"}
+    chart_send(view, event, data=parse_data(parse_event(raw | {"data": data})))
+
+
+@pytest.mark.parametrize(("state", "event"), CASES, ids=[f"{s}-{e}" for s, e in CASES])
+def test_the_chart_allows_exactly_the_events_domain_md_lists_for_each_state(
+    state: str, event: str
+) -> None:
+    view = _view_in(state)
+    target = EXPECTED[state].get(event)
+    if target is None:
+        with pytest.raises((TransitionNotAllowed, RefusedError)):
+            _chart(view, event, VALID_DATA[event])
+        assert (view.state or "new") == state
+    else:
+        _chart(view, event, VALID_DATA[event])
+        assert view.state == target
+
+
+def test_the_expected_table_covers_fifteen_events_and_every_state_of_the_chart() -> None:
+    from procedures.chart import STATE_LABELS
+
+    assert len(EVENTS) == 15
+    assert set(EVENTS) == set(DATA_SCHEMAS)
+    assert set(STATES) == set(STATE_LABELS)
+
+
+# -- the same table through the engine, with the refusal messages ------------------------
+
+
+def _at(minute: int) -> str:
+    return f"2025-01-06T09:{minute:02d}:00+01:00"
+
+
+def _drive(send: Any, vacancy: str, state: str) -> None:
+    for minute, event in enumerate(PATHS[state]):
+        send(vacancy, event, _at(minute), PATH_DATA[event])
+
+
+def test_the_engine_applies_allowed_events_and_refuses_the_others_in_dutch_naming_the_state(
+    send: Any, engine: Any
+) -> None:
+    for state in STATES[1:]:
+        _check_state_through_engine(send, engine, state)
+
+
+def _check_state_through_engine(send: Any, engine: Any, state: str) -> None:
+    allowed = EXPECTED[state]
+    refused_vacancy = f"R-{state}"
+    _drive(send, refused_vacancy, state)
+    for event in EVENTS:
+        if event in allowed:
+            continue
+        with pytest.raises(RefusedError) as refused:
+            send(refused_vacancy, event, _at(30), VALID_DATA[event])
+        message = str(refused.value)
+        if event == "open":
+            assert "bestaat al" in message and state in message
+        elif event == "explain":  # in `text` no step is finished yet
+            assert isinstance(refused.value, RuleViolation)
+            assert "nog niet afgerond" in message
+            assert f"Toestand '{state}'" in message
+            for name in allowed:
+                assert name in message.split("nu toegestaan:")[1]
+        else:
+            assert isinstance(refused.value, EventNotAllowed), (state, event)
+            assert f"'{event}' is niet toegestaan" in message
+            assert f"toestand '{state}'" in message
+            now_allowed = message.split("Nu toegestaan:")[1]
+            for name in allowed:
+                assert name in now_allowed, (state, event, message)
+    with Session(engine) as session:
+        assert session.get(Procedure, refused_vacancy).state == state  # type: ignore[union-attr]
+    for number, (event, target) in enumerate(allowed.items()):
+        vacancy = f"A-{state}-{number}"
+        _drive(send, vacancy, state)
+        result = send(vacancy, event, _at(30), VALID_DATA[event])
+        assert (result.status, result.state) == ("applied", target), (state, event)
+
+
+def test_an_event_for_a_vacancy_that_was_never_opened_is_refused_and_says_to_open_it(
+    send: Any,
+) -> None:
+    with pytest.raises(UnknownVacancy, match="open haar eerst met de gebeurtenis 'open'"):
+        send("V-NONE", "approve_text", _at(0))
+
+
+def test_the_refusal_in_a_final_state_says_nothing_is_allowed_any_more(send: Any) -> None:
+    send("V1", "open", _at(0), OPEN)
+    send("V1", "approve_text", _at(1))
+    send("V1", "cancel", _at(2))
+    with pytest.raises(EventNotAllowed, match=r"toestand 'cancelled'.*Nu toegestaan: geen"):
+        send("V1", "complete_biws", _at(3), VALID_DATA["complete_biws"])
+
+
+# -- Rooney Rule ------------------------------------------------------------------------
+
+
+def _to_shortlist(send: Any, vacancy: str = "V1") -> None:
+    send(vacancy, "open", _at(0), OPEN)
+    send(vacancy, "approve_text", _at(1))
+    send(vacancy, "complete_biws", _at(2), {"checklist": CHECKLIST})
+
+
+def _outbox(engine: Any, kind: str) -> list[Outbox]:
+    with Session(engine) as session:
+        return list(session.exec(select(Outbox).where(Outbox.kind == kind)))
+
+
+def test_a_shortlist_with_at_least_half_diverse_meets_the_rooney_rule_in_round_one(
+    send: Any, engine: Any
+) -> None:
+    for number, (invited, diverse) in enumerate([(4, 2), (2, 1), (6, 3), (5, 3), (1, 1)]):
+        vacancy = f"V-MET-{number}"
+        _to_shortlist(send, vacancy)
+        result = send(vacancy, "submit_shortlist", _at(3), {"invited": invited, "diverse": diverse})
+        assert (result.state, result.outcome, result.round) == ("selection", "met", 1)
+    assert _outbox(engine, "rooney_round_failed") == []
+
+
+def test_a_shortlist_below_half_starts_a_second_round_with_an_informational_alert(
+    send: Any, engine: Any
+) -> None:
+    cases = [(4, 1), (5, 2), (3, 0), (7, 3)]
+    for number, (invited, diverse) in enumerate(cases):
+        vacancy = f"V-LOW-{number}"
+        _to_shortlist(send, vacancy)
+        result = send(vacancy, "submit_shortlist", _at(3), {"invited": invited, "diverse": diverse})
+        assert (result.state, result.outcome, result.round) == ("shortlist", None, 2)
+        with Session(engine) as session:
+            procedure = session.get(Procedure, vacancy)
+            assert procedure is not None
+            assert (procedure.round, procedure.outcome_rooney) == (2, None)
+    alerts = _outbox(engine, "rooney_round_failed")
+    assert len(alerts) == len(cases) and not any(a.immediate for a in alerts)
+    assert _outbox(engine, "not_met") == _outbox(engine, "rooney_released") == []
+
+
+def test_the_rooney_rule_met_in_round_two_is_met(send: Any, engine: Any) -> None:
+    _to_shortlist(send)
+    send("V1", "submit_shortlist", _at(3), {"invited": 4, "diverse": 1})
+    result = send("V1", "submit_shortlist", _at(4), {"invited": 4, "diverse": 2})
+    assert (result.state, result.outcome, result.round) == ("selection", "met", 2)
+    assert _outbox(engine, "rooney_released") == []
+
+
+def test_the_rooney_rule_is_released_after_two_failed_rounds_with_an_immediate_alert(
+    send: Any, engine: Any
+) -> None:
+    _to_shortlist(send)
+    send("V1", "submit_shortlist", _at(3), {"invited": 4, "diverse": 1})
+    result = send("V1", "submit_shortlist", _at(4), {"invited": 6, "diverse": 0})
+    assert (result.state, result.outcome, result.round) == ("selection", "released", 2)
+    released = _outbox(engine, "rooney_released")
+    assert len(released) == 1 and released[0].immediate is True
+    with Session(engine) as session:
+        assert session.get(Procedure, "V1").outcome_rooney == "released"  # type: ignore[union-attr]
+
+
+def test_impossible_shortlist_counts_are_refused(send: Any) -> None:
+    _to_shortlist(send)
+    for data in (
+        {"invited": 3, "diverse": 4},
+        {"invited": 0, "diverse": 0},
+        {"invited": 3, "diverse": -1},
+    ):
+        with pytest.raises(RefusedError):
+            send("V1", "submit_shortlist", _at(3), data)
+    with pytest.raises(RuleViolation, match="groter") as refused:
+        send("V1", "submit_shortlist", _at(3), {"invited": 3, "diverse": 7919})
+    assert "7919" not in str(refused.value)  # refusals reach logs: the count is not repeated
+
+
+# -- comply or explain ------------------------------------------------------------------
+
+DEVIATIONS = [
+    ("deviate_text", ["open"]),
+    ("deviate_biws", ["open", "approve_text"]),
+    ("deviate_shortlist", ["open", "approve_text", "complete_biws"]),
+    (
+        "deviate_onboarding",
+        ["open", "approve_text", "complete_biws", "submit_shortlist", "hire"],
+    ),
+    (
+        "deviate_exit_interview",
+        [
+            "open",
+            "approve_text",
+            "complete_biws",
+            "submit_shortlist",
+            "hire",
+            "complete_onboarding",
+            "register_departure",
+        ],
+    ),
+]
+
+
+def _run(send: Any, vacancy: str, events: list[str]) -> None:
+    for minute, event in enumerate(events):
+        send(vacancy, event, _at(minute), PATH_DATA[event])
+
+
+@pytest.mark.parametrize(
+    ("explanation", "outcome"),
+    [("Spoedprocedure", "explained"), (None, "not_met"), ("   \n\t ", "not_met"), ("", "not_met")],
+)
+def test_a_deviation_is_explained_only_with_a_non_blank_explanation(
+    send: Any, engine: Any, explanation: str | None, outcome: str
+) -> None:
+    data = {} if explanation is None else {"explanation": explanation}
+    for event, path in DEVIATIONS:
+        _run(send, event, path)
+        assert send(event, event, _at(20), data).outcome == outcome
+    expected_alerts = len(DEVIATIONS) if outcome == "not_met" else 0
+    assert len(_outbox(engine, "not_met")) == expected_alerts
+
+
+def test_a_late_explanation_turns_not_met_into_explained_and_keeps_the_state(
+    send: Any, engine: Any
+) -> None:
+    _run(send, "V1", ["open"])
+    send("V1", "deviate_text", _at(1))
+    send("V1", "complete_biws", _at(2), VALID_DATA["complete_biws"])
+    result = send("V1", "explain", _at(3), {"step": "text", "explanation": " Spoed "})
+    assert (result.state, result.outcome) == ("shortlist", "explained")
+    with Session(engine) as session:
+        procedure = session.get(Procedure, "V1")
+        assert procedure is not None
+        assert (procedure.state, procedure.outcome_text) == ("shortlist", "explained")
+        last = session.exec(select(Transition).where(Transition.seq == 4)).one()
+        assert (last.source, last.target, last.data["explanation"]) == (
+            "shortlist",
+            "shortlist",
+            "Spoed",
+        )
+
+
+def test_a_late_explanation_is_accepted_in_a_final_state(send: Any) -> None:
+    for final in ("closed", "cancelled"):
+        _run(send, final, PATHS[final])
+        result = send(final, "explain", _at(30), {"step": "text", "explanation": "Toegelicht"})
+        assert (result.state, result.outcome) == (final, "explained")
+
+
+def test_every_step_can_be_explained_late_once_it_ended_not_met(send: Any) -> None:
+    send("V1", "open", _at(0), OPEN)
+    send("V1", "deviate_text", _at(1))
+    send("V1", "deviate_biws", _at(2))
+    send("V1", "deviate_shortlist", _at(3))
+    send("V1", "hire", _at(4), VALID_DATA["hire"])
+    send("V1", "deviate_onboarding", _at(5))
+    send("V1", "register_departure", _at(6), {"leave_date": "2025-06-01"})
+    send("V1", "deviate_exit_interview", _at(7), {"explanation": "  "})
+    for minute, step in enumerate(["exit_interview", "rooney", "text", "onboarding", "biws"]):
+        result = send("V1", "explain", _at(10 + minute), {"step": step, "explanation": "Ja"})
+        assert (result.state, result.outcome) == ("closed", "explained")
+
+
+def test_explain_is_refused_unless_the_step_finished_not_met(send: Any) -> None:
+    cases = [
+        (["open"], "text", "nog niet afgerond", "text"),
+        (["open", "approve_text"], "text", "'met'", "biws"),
+        (["open", "deviate_text"], "biws", "nog niet afgerond", "biws"),
+        (["open", "approve_text", "deviate_biws"], "biws", "'explained'", "shortlist"),
+    ]
+    for number, (path, step, reason, state) in enumerate(cases):
+        vacancy = f"V{number}"
+        _run(send, vacancy, path)
+        with pytest.raises(RuleViolation, match=reason) as refused:
+            send(vacancy, "explain", _at(20), {"step": step, "explanation": "Toch"})
+        assert f"Toestand '{state}'; nu toegestaan:" in str(refused.value)
+    # Where a step does await an explanation, the refusal says which one.
+    with pytest.raises(RuleViolation, match="toelichten kan voor: text"):
+        send("V2", "explain", _at(21), {"step": "rooney", "explanation": "Toch"})
+
+
+def test_explaining_a_released_rooney_rule_is_refused(send: Any) -> None:
+    _to_shortlist(send)
+    send("V1", "submit_shortlist", _at(3), {"invited": 4, "diverse": 0})
+    send("V1", "submit_shortlist", _at(4), {"invited": 4, "diverse": 0})
+    with pytest.raises(RuleViolation, match="'released'"):
+        send("V1", "explain", _at(5), {"step": "rooney", "explanation": "Toch"})
+
+
+def test_explaining_twice_is_refused_the_second_time(send: Any) -> None:
+    _run(send, "V1", ["open", "deviate_text"])
+    send("V1", "explain", _at(5), {"step": "text", "explanation": "Eerste"})
+    with pytest.raises(RuleViolation):
+        send("V1", "explain", _at(6), {"step": "text", "explanation": "Tweede"})
+
+
+def test_explain_needs_a_known_step_and_a_non_blank_explanation(send: Any, engine: Any) -> None:
+    _run(send, "V1", ["open", "deviate_text"])
+    for data in (
+        {"step": "text", "explanation": ""},
+        {"step": "text", "explanation": "   "},
+        {"step": "text"},
+        {"step": "selection", "explanation": "Geen stap"},
+    ):
+        with pytest.raises(InvalidInput):
+            send("V1", "explain", _at(5), data)
+    with Session(engine) as session:
+        assert session.get(Procedure, "V1").outcome_text == "not_met"  # type: ignore[union-attr]
+
+
+# -- BIWS checklist, codes, scale, directorate, cancel --------------------------------
+
+
+def test_an_incomplete_biws_checklist_is_refused_naming_each_missing_item(send: Any) -> None:
+    _run(send, "V1", ["open", "approve_text"])
+    checklist = dict(CHECKLIST)
+    del checklist["diverse_committee"]
+    checklist["independent_scoring"] = False
+    with pytest.raises(RuleViolation) as refused:
+        send("V1", "complete_biws", _at(5), {"checklist": checklist})
+    message = str(refused.value)
+    assert "diverse_committee" in message and "independent_scoring" in message
+    assert "structured_interview" not in message
+    assert "deviate_biws" in message
+
+
+def test_an_unknown_biws_checklist_item_is_refused(send: Any) -> None:
+    _run(send, "V1", ["open", "approve_text"])
+    with pytest.raises(RuleViolation, match="gut_feeling"):
+        send("V1", "complete_biws", _at(5), {"checklist": CHECKLIST | {"gut_feeling": True}})
+
+
+def test_an_unknown_destination_is_refused_with_the_known_codes(send: Any) -> None:
+    _run(send, "V1", PATHS["employed"])
+    with pytest.raises(RuleViolation) as refused:
+        send(
+            "V1", "register_departure", _at(20), {"leave_date": "2025-06-01", "destination": "mars"}
+        )
+    message = str(refused.value)
+    assert "mars" in message
+    for code in ("pensioen", "gemeente_intern", "ontslag_werkgever", "overig"):
+        assert code in message
+
+
+def test_a_departure_without_destination_is_accepted(send: Any) -> None:
+    _run(send, "V1", PATHS["employed"])
+    result = send("V1", "register_departure", _at(20), {"leave_date": "2025-06-01"})
+    assert result.state == "exit_interview"
+
+
+def test_unknown_exit_reasons_are_refused_with_the_known_codes(send: Any) -> None:
+    _run(send, "V1", PATHS["exit_interview"])
+    with pytest.raises(RuleViolation) as refused:
+        send("V1", "record_exit_interview", _at(20), {"held": True, "reasons": ["salaris", "maan"]})
+    message = str(refused.value)
+    assert "maan" in message
+    for code in ("loopbaan", "inclusie", "reorganisatie"):
+        assert code in message
+
+
+def test_a_declined_exit_interview_without_reasons_is_met(send: Any) -> None:
+    _run(send, "V1", PATHS["exit_interview"])
+    result = send("V1", "record_exit_interview", _at(20), {"held": False})
+    assert (result.state, result.outcome) == ("closed", "met")
+
+
+def test_a_scale_below_twelve_is_refused(send: Any, engine: Any) -> None:
+    for scale in (11, 1, 0):
+        with pytest.raises(RuleViolation, match="schaal 12"):
+            send("V1", "open", _at(0), OPEN | {"scale": scale})
+    with Session(engine) as session:
+        assert session.get(Procedure, "V1") is None
+
+
+def test_scale_twelve_and_up_opens_a_procedure_in_text(send: Any) -> None:
+    for scale in (12, 13, 18):
+        assert send(f"V{scale}", "open", _at(0), OPEN | {"scale": scale}).state == "text"
+
+
+def test_an_unknown_directorate_is_refused(send: Any, engine: Any) -> None:
+    with pytest.raises(RuleViolation, match="Onbekende directie 'XX-NOPE'"):
+        send("V1", "open", _at(0), OPEN | {"directorate": "XX-NOPE"})
+    with Session(engine) as session:
+        assert session.get(Procedure, "V1") is None
+
+
+def test_cancel_is_allowed_before_onboarding(send: Any) -> None:
+    for state in ("text", "biws", "shortlist", "selection"):
+        _run(send, state, PATHS[state])
+        assert send(state, "cancel", _at(20)).state == "cancelled"
+
+
+def test_cancel_is_refused_from_onboarding_on(send: Any) -> None:
+    for state in ("onboarding", "employed", "exit_interview", "closed"):
+        _run(send, state, PATHS[state])
+        with pytest.raises(EventNotAllowed, match=f"toestand '{state}'"):
+            send(state, "cancel", _at(20))
+
+
+def test_a_procedure_keeps_the_policy_it_was_opened_under(send: Any, engine: Any) -> None:
+    from procedures.policy import Policy
+    from procedures.setup import add_policy
+
+    _to_shortlist(send, "OLD")
+    stricter = default_policy().to_json() | {"version": 2, "min_scale": 13, "rooney_share": "2/3"}
+    with Session(engine) as session:
+        add_policy(session, Policy.model_validate(stricter))
+        session.commit()
+    with pytest.raises(RuleViolation, match="schaal 13"):
+        send("NEW", "open", _at(0), OPEN)
+    send("NEW", "open", _at(0), OPEN | {"scale": 13})
+    send("NEW", "approve_text", _at(1))
+    send("NEW", "complete_biws", _at(2), {"checklist": CHECKLIST})
+    old = send("OLD", "submit_shortlist", _at(5), {"invited": 4, "diverse": 2})
+    new = send("NEW", "submit_shortlist", _at(5), {"invited": 4, "diverse": 2})
+    assert (old.outcome, old.state) == ("met", "selection")
+    assert (new.outcome, new.state, new.round) == (None, "shortlist", 2)
+    with Session(engine) as session:
+        versions = {p.vacancy: p.policy_version for p in session.exec(select(Procedure))}
+    assert versions == {"OLD": 1, "NEW": 2}

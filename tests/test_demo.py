@@ -1,0 +1,56 @@
+"""``idflow demo``, the main job: from an empty folder to a readable table and report files."""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+IDFLOW = str(Path(__file__).resolve().parents[1] / ".venv" / "bin" / "idflow")
+
+pytestmark = pytest.mark.prefect
+
+
+def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("IDFLOW_", "PREFECT_API"))}
+    env |= {
+        "PREFECT_HOME": str(cwd / ".prefect"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+        "COLUMNS": "160",
+    }
+    return subprocess.run(
+        [IDFLOW, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=600
+    )
+
+
+def test_the_demo_runs_in_an_empty_folder_and_a_second_run_finds_only_duplicates(
+    tmp_path: Path,
+) -> None:
+    first = _run(["demo"], tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert (tmp_path / "idflow.db").is_file()
+    assert "% voldaan (norm 100%) per cluster" in first.stdout
+    for cluster in ("Sociaal", "Ruimte & Economie", "Bedrijfsvoering", "Gemeente totaal"):
+        assert cluster in first.stdout
+    assert "% ✓" in first.stdout or "% ~" in first.stdout or "% ✗" in first.stdout
+    assert "Meldingen voor P&O die wachten op verzending:" in first.stdout
+    engine_line = next(line for line in first.stderr.splitlines() if line.startswith("Engine:"))
+    applied = int(engine_line.split()[1])
+    assert applied > 1000 and "0 dubbel, 0 geweigerd" in engine_line
+
+    [json_report] = (tmp_path / "reports").glob("*Q*.json")
+    csv_report = json_report.with_suffix(".csv")
+    report = json.loads(json_report.read_text(encoding="utf-8"))
+    assert report["suppressed"] is True and report["rows"]
+    assert report["quarter"] == json_report.stem
+    assert csv_report.read_text(encoding="utf-8").startswith("cluster,directorate,indicator")
+
+    verified = _run(["audit", "verify"], tmp_path)
+    assert verified.returncode == 0, verified.stderr
+    assert f"Logboek intact: {applied} transities gecontroleerd." in verified.stdout
+
+    second = _run(["demo"], tmp_path)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert f"Engine: 0 gebeurtenissen verwerkt, {applied} dubbel, 0 geweigerd." in second.stderr

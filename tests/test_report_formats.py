@@ -1,0 +1,129 @@
+"""The kwartaalrapportage in its four formats, written by the report flow, with its artifacts."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import Engine
+from typer.testing import CliRunner
+
+from procedures.report import TREND_QUARTERS
+
+pytestmark = pytest.mark.prefect
+DOMAIN_ROW_FIELDS = [
+    "cluster",
+    "directorate",
+    "indicator",
+    "met",
+    "explained",
+    "released",
+    "not_met",
+    "total",
+]
+
+
+@pytest.fixture
+def quarter(engine: Engine, send: Any, prefect_harness: None) -> str:
+    """2025Q1 in SOC-OJZ: seven texts approved, one deviation explained, one not explained."""
+    opened = "2025-01-06T09:00:00+01:00"
+    data = {"directorate": "SOC-OJZ", "scale": 12, "title": "Teamleider", "kind": "external"}
+    for number in range(1, 10):
+        send(f"VAC-{number}", "open", opened, data)
+    for number in range(1, 8):
+        send(f"VAC-{number}", "approve_text", "2025-02-03T10:00:00+01:00")
+    send("VAC-8", "deviate_text", "2025-02-04T10:00:00+01:00", {"explanation": "Spoedvacature"})
+    send("VAC-9", "deviate_text", "2025-03-04T10:00:00+01:00")
+    return "2025Q1"
+
+
+def test_the_json_rows_keep_exactly_the_fields_of_the_domain(quarter: str) -> None:
+    from idflow.cli import app
+
+    result = CliRunner().invoke(app, ["report", "--quarter", quarter, "--no-suppress"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["rows"] == [
+        {"cluster": "SOC", "directorate": "SOC-OJZ", "indicator": "I2"}
+        | {"met": 7, "explained": 1, "released": 0, "not_met": 1, "total": 9}
+    ]
+    assert all(list(row) == DOMAIN_ROW_FIELDS for row in report["rows"])
+    assert report["municipality_totals"][0]["total"] == 9
+
+
+def test_the_published_csv_hides_the_small_counts(quarter: str) -> None:
+    from workflows.report import report_flow
+
+    text = report_flow(quarter=quarter, fmt="csv", suppress=True)
+    header, row = text.splitlines()
+    assert header == ",".join(DOMAIN_ROW_FIELDS)
+    assert row.startswith("SOC,SOC-OJZ,I2,") and "<5" in row
+
+
+def test_the_internal_workbook_has_a_sheet_per_indicator_the_deviations_and_the_trend(
+    quarter: str, tmp_path: Path
+) -> None:
+    from workflows.report import report_flow
+
+    path = tmp_path / "q1.xlsx"
+    report_flow(quarter=quarter, fmt="xlsx", suppress=False, output=str(path))
+    workbook = load_workbook(path)
+    assert workbook.sheetnames[1:6] == [
+        "I2 I&D-vacaturetekst",
+        "I3 BIWS-procedure",
+        "I4 Rooney Rule",
+        "I5 Onboarding",
+        "I6 Exitgesprek",
+    ]
+    i2 = [[c.value for c in row] for row in workbook["I2 I&D-vacaturetekst"].iter_rows(min_row=3)]
+    municipality = i2[0]
+    assert municipality[0] == "Gemeente" and municipality[3:8] == [7, 1, 0, 1, 9]
+    assert municipality[8] == pytest.approx(7 / 9, abs=0.001) and municipality[10] == "onder norm"
+    deviations = [[c.value for c in row] for row in workbook["Afwijkingen"].iter_rows(min_row=2)]
+    assert [(d[0], d[4], d[5]) for d in deviations] == [
+        ("VAC-8", "toegelicht", "Spoedvacature"),
+        ("VAC-9", "niet voldaan", "geen toelichting"),
+    ]
+    trend = workbook["Trend"]
+    assert [c.value for c in trend[2]][2:] == [
+        "2023Q2",
+        "2023Q3",
+        "2023Q4",
+        "2024Q1",
+        "2024Q2",
+        "2024Q3",
+        "2024Q4",
+        "2025Q1",
+    ]
+
+
+def test_the_html_report_stands_alone_with_charts_and_prints(quarter: str, tmp_path: Path) -> None:
+    from workflows.report import report_flow
+
+    path = tmp_path / "q1.html"
+    report_flow(quarter=quarter, fmt="html", suppress=True, output=str(path))
+    html = path.read_text(encoding="utf-8")
+    assert html.count("<svg") == 5 + 5  # % met per cluster and the trend, per indicator
+    assert "<script" not in html and "http://" not in html and "https://" not in html
+    assert "@media print" in html and 'class="norm"' in html
+    assert html.count("<circle") == 1  # only 2025Q1 has figures; the other quarters are empty
+    assert "&lt;5" in html and "VAC-9" not in html  # published: no per-vacancy deviations
+    assert f"laatste {TREND_QUARTERS} kwartalen" in html
+
+
+def test_each_report_leaves_a_table_and_a_markdown_artifact_with_stable_keys(
+    quarter: str, tmp_path: Path
+) -> None:
+    from prefect.artifacts import Artifact
+
+    from workflows.report import report_flow
+
+    report_flow(quarter=quarter, fmt="json", suppress=False, output=str(tmp_path / "r.json"))
+    summary = Artifact.get("kwartaalrapportage-2025q1")
+    table = Artifact.get("kwartaalrapportage-2025q1-tabel")
+    assert summary is not None and summary.type == "markdown"
+    assert table is not None and table.type == "table"
+    # The artifacts always carry the published figures, even for an internal report.
+    assert '"toegelicht": "<5"' in str(table.data)
+    assert "Kwartaalrapportage 2025Q1" in str(summary.data)
