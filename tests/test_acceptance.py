@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from support import CHECKLIST
 
 IDFLOW = str(Path(__file__).resolve().parents[1] / ".venv" / "bin" / "idflow")
 AMS = ZoneInfo("Europe/Amsterdam")
@@ -28,19 +29,6 @@ CLUSTER = {
     "DII-IV": "DII",
     "BV-FIN": "BV",
     "BO-GRF": "BO",
-}
-CHECKLIST = {
-    item: True
-    for item in (
-        "diverse_committee",
-        "criteria_fixed_before_publication",
-        "criteria_job_relevant",
-        "committee_bias_trained",
-        "structured_interview",
-        "independent_scoring",
-        "rejections_reviewed",
-        "decision_justified",
-    )
 }
 INDICATOR = {"text": "I2", "biws": "I3", "rooney": "I4", "onboarding": "I5", "exit_interview": "I6"}
 # Distinctive diverse counts: if either were stored, its digits would be in the database file.

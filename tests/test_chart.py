@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 from statemachine.exceptions import TransitionNotAllowed
+from support import CHECKLIST, EVENTS
 
 from models import Outbox, Procedure, Transition
 from procedures.chart import ProcedureView
@@ -22,36 +23,6 @@ from procedures.errors import (
 from procedures.events import DATA_SCHEMAS, parse_data, parse_event
 from procedures.policy import default_policy
 
-EVENTS = (
-    "open",
-    "approve_text",
-    "deviate_text",
-    "complete_biws",
-    "deviate_biws",
-    "submit_shortlist",
-    "deviate_shortlist",
-    "hire",
-    "cancel",
-    "complete_onboarding",
-    "deviate_onboarding",
-    "register_departure",
-    "record_exit_interview",
-    "deviate_exit_interview",
-    "explain",
-)
-CHECKLIST = {
-    item: True
-    for item in (
-        "diverse_committee",
-        "criteria_fixed_before_publication",
-        "criteria_job_relevant",
-        "committee_bias_trained",
-        "structured_interview",
-        "independent_scoring",
-        "rejections_reviewed",
-        "decision_justified",
-    )
-}
 OPEN = {"directorate": "SOC-OJZ", "scale": 12, "title": "Teamleider", "kind": "external"}
 VALID_DATA: dict[str, dict[str, Any]] = {
     "open": OPEN,

@@ -16,15 +16,11 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session
+from support import simulated_database
 
-from models import Directorate
 from models.database import get_engine
-from procedures.engine import current_policy_version, load_policy
 from procedures.report import quarter_report
-from procedures.setup import initialise
-from workflows.importer import import_events
-from workflows.simulate import Simulator
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 PREFECT = str(Path(sys.executable).with_name("prefect"))
@@ -70,16 +66,7 @@ def prefect_database() -> Iterator[str | None]:
 def idflow_database(tmp_path: Path) -> str:
     """An idflow database with one simulated quarter of procedures (not rolled up yet)."""
     url = f"sqlite:///{tmp_path / 'idflow.db'}"
-    engine = get_engine(url)
-    with Session(engine) as session:
-        initialise(engine, session)
-        session.commit()
-        policy = load_policy(session, current_policy_version(session))
-        directorates = list(session.exec(select(Directorate.code)))
-    events = Simulator(policy, directorates, seed=3).events(
-        date(2025, 1, 1), datetime(2025, 4, 1, tzinfo=UTC), per_year=6
-    )
-    import_events(engine, enumerate(events, 1), origin="test")
+    simulated_database(url, 3, date(2025, 1, 1), datetime(2025, 4, 1, tzinfo=UTC), per_year=6)
     return url
 
 

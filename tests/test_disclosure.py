@@ -16,14 +16,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session
+from support import simulated_database
 
-from models import Directorate
-from models.database import get_engine
 from procedures.disclosure import COLUMNS, COUNT_FIELDS, suppress_report
-from procedures.engine import current_policy_version, load_policy
 from procedures.report import quarter_report
-from procedures.setup import initialise
 from procedures.tallies import roll_up
 
 K = 5
@@ -260,20 +257,10 @@ def test_no_hidden_figure_of_an_adversarial_small_grid_can_be_recovered(grid: An
 @pytest.fixture(scope="module")
 def demo_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
     """Three simulated quarters for every directorate, rolled up (built once: ~10 s)."""
-    from workflows.importer import import_events
-    from workflows.simulate import Simulator
-
     url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'idflow.db'}"
-    engine = get_engine(url)
-    with Session(engine) as session:
-        initialise(engine, session)
-        session.commit()
-        policy = load_policy(session, current_policy_version(session))
-        directorates = list(session.exec(select(Directorate.code)))
-    events = Simulator(policy, directorates, seed=7).events(
-        date(2024, 7, 1), datetime(2025, 4, 1, tzinfo=UTC), per_year=8
+    engine = simulated_database(
+        url, 7, date(2024, 7, 1), datetime(2025, 4, 1, tzinfo=UTC), per_year=8
     )
-    import_events(engine, enumerate(events, 1), origin="test")
     with Session(engine) as session:
         roll_up(session)
         session.commit()

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from sqlalchemy import Engine, MetaData, delete, text
 from sqlmodel import Session, select
+from support import EVENTS
 
 from models import Procedure, Transition
 from procedures.audit import verify_log
@@ -19,23 +20,6 @@ from procedures.policy import AMSTERDAM, default_policy
 
 POLICY = default_policy()
 STEPS = ("text", "biws", "rooney", "onboarding", "exit_interview")
-EVENTS = (
-    "open",
-    "approve_text",
-    "deviate_text",
-    "complete_biws",
-    "deviate_biws",
-    "submit_shortlist",
-    "deviate_shortlist",
-    "hire",
-    "cancel",
-    "complete_onboarding",
-    "deviate_onboarding",
-    "register_departure",
-    "record_exit_interview",
-    "deviate_exit_interview",
-    "explain",
-)
 # Organisation and policy survive between examples; everything the engine writes is cleared.
 KEPT_TABLES = {"cluster", "directorate", "policy_version", "alembic_version"}
 

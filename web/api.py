@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from models import get_engine
 from procedures.audit import verify_log
 from procedures.chart import STATE_LABELS
+from procedures.engine import Applied
 from procedures.errors import InvalidInput
 from procedures.organisation import load_organisation, parse_org_csv
 from procedures.policy import Policy
@@ -61,17 +62,6 @@ class TextIn(_In):
     text: str = Field(min_length=1, max_length=100_000, examples=["Wij zoeken een jong team..."])
 
 
-class AppliedOut(BaseModel):
-    status: str
-    vacancy: str
-    seq: int
-    event: str
-    state: str
-    outcome: str | None
-    round: int
-    version: int
-
-
 class VacancyOut(BaseModel):
     vacancy: str
     directorate: str
@@ -92,9 +82,9 @@ class UserIn(_In):
     directorates: list[str] = Field(default_factory=list)
 
 
-def _applied(result: Any, response: Response) -> AppliedOut:
+def _applied(result: Applied, response: Response) -> Applied:
     response.status_code = 201 if result.status == "applied" else 200
-    return AppliedOut(**asdict(result))
+    return result
 
 
 @router.get("/vacancies", response_model=list[VacancyOut])
@@ -117,10 +107,10 @@ def list_vacancies(
         return [VacancyOut(**r.model_dump(), state_label=STATE_LABELS[r.state]) for r in rows]
 
 
-@router.post("/vacancies", response_model=AppliedOut, status_code=201)
+@router.post("/vacancies", response_model=Applied, status_code=201)
 def open_vacancy(
     body: OpenIn, request: Request, response: Response, who: Principal = Depends(Allow("advance"))
-) -> AppliedOut:
+) -> Applied:
     """Open a vacancy procedure (scale 12 and up) in one of your directorates."""
     data = body.model_dump(include={"directorate", "scale", "title", "kind"})
     with unit(request) as session:
@@ -137,14 +127,14 @@ def show_vacancy(
         return visible_detail(session, who, vacancy)
 
 
-@router.post("/vacancies/{vacancy}/events", response_model=AppliedOut, status_code=201)
+@router.post("/vacancies/{vacancy}/events", response_model=Applied, status_code=201)
 def advance_vacancy(
     vacancy: str,
     body: EventBody,
     request: Request,
     response: Response,
     who: Principal = Depends(Allow("advance")),
-) -> AppliedOut:
+) -> Applied:
     """Send any event with its data; a repeated id with the same content is a duplicate."""
     with unit(request) as session:
         result = send_event(
