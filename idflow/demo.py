@@ -66,10 +66,11 @@ def run_demo(
         f"'idflow report --quarter {last} --no-suppress'."
     )
     console.print(
-        "\nDe webpagina's op deze demodata (in deze map):\n"
-        "  idflow users add beheer --role admin      (vraagt een wachtwoord)\n"
+        "\nDe webpagina's op deze demodata (in deze map; elk commando vraagt een wachtwoord):\n"
+        "  idflow users add pia --role pno                             (P&O: dashboard)\n"
+        "  idflow users add rita --role recruiter --directorate SOC-OJZ  (vacatures)\n"
         "  IDFLOW_COOKIE_SECURE=false idflow serve\n"
-        "  en open http://127.0.0.1:8000/ in de browser; log in als 'beheer'."
+        "en open http://127.0.0.1:8000/ in de browser; meld u aan als 'pia' of 'rita'."
     )
 
 

@@ -12,9 +12,11 @@ IDFLOW = str(Path(__file__).resolve().parents[1] / ".venv" / "bin" / "idflow")
 pytestmark = pytest.mark.prefect
 
 
-def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+def _run(
+    args: list[str], cwd: Path, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("IDFLOW_", "PREFECT_API"))}
-    env |= {
+    env |= (extra_env or {}) | {
         "PREFECT_HOME": str(cwd / ".prefect"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
@@ -54,3 +56,24 @@ def test_the_demo_runs_in_an_empty_folder_and_a_second_run_finds_only_duplicates
     second = _run(["demo"], tmp_path)
     assert second.returncode == 0, second.stderr[-3000:]
     assert f"Engine: 0 gebeurtenissen verwerkt, {applied} dubbel, 0 geweigerd." in second.stderr
+
+    # The demo says how to open the pages on its data; its commands work as printed.
+    told = [line.split("(")[0].split() for line in first.stdout.splitlines()]
+    commands = [words[1:] for words in told if words[:3] == ["idflow", "users", "add"]]
+    assert [c[2] for c in commands] == ["pia", "rita"]
+    assert "IDFLOW_COOKIE_SECURE=false idflow serve" in first.stdout
+    for command in commands:
+        added = _run(command, tmp_path, {"IDFLOW_NEW_USER_PASSWORD": "demo-wachtwoord-1"})
+        assert added.returncode == 0, added.stderr
+    from fastapi.testclient import TestClient
+    from test_web_api import sign_in
+
+    from web.app import create_app
+
+    app = create_app(f"sqlite:///{tmp_path / 'idflow.db'}")
+    pno = TestClient(app, base_url="https://testserver")
+    assert sign_in(pno, "pia", "demo-wachtwoord-1").status_code == 303
+    assert "Stadsdelen" in pno.get("/dashboard").text
+    recruiter = TestClient(app, base_url="https://testserver")
+    assert sign_in(recruiter, "rita", "demo-wachtwoord-1").status_code == 303
+    assert "VAC-" in recruiter.get("/vacatures?directorate=SOC-OJZ").text
