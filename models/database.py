@@ -94,3 +94,11 @@ def dispose_engine(url: str) -> None:
     engine = _ENGINES.pop(url, None)
     if engine is not None:
         engine.dispose()
+
+
+def storage_failure(error: Exception) -> str:
+    """Dutch: why the database refused, for a StorageError message."""
+    reason = (str(getattr(error, "orig", error)).strip().splitlines() or ["onbekende fout"])[0]
+    if "no such table" in reason or ("relation" in reason and "does not exist" in reason):
+        return f"De database is nog niet ingericht ({reason}); voer eerst 'idflow init' uit"
+    return f"De database is niet bereikbaar of niet beschrijfbaar ({reason})"

@@ -6,6 +6,7 @@ records its decision (step, outcome, round) on the model it runs on.
 
 import threading
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from statemachine import Event, State, StateMachine
@@ -58,6 +59,7 @@ class ProcedureView:
     round: int = 1
     outcomes: dict[str, str | None] = field(default_factory=lambda: dict.fromkeys(STEPS))
     decision: Decision = field(default_factory=Decision)
+    start_date: date | None = None  # the hire's first working day, once known
 
 
 class VacancyChart(StateMachine):
@@ -98,7 +100,7 @@ class VacancyChart(StateMachine):
     complete_onboarding = Event(onboarding.to(employed, on="meet"), name="onboarding afronden")
     deviate_onboarding = Event(onboarding.to(employed, on="deviate"), name="onboarding afwijken")
     register_departure = Event(
-        employed.to(exit_interview, validators="check_destination"), name="vertrek registreren"
+        employed.to(exit_interview, validators="check_departure"), name="vertrek registreren"
     )
     record_exit_interview = Event(
         exit_interview.to(closed, validators="check_reasons", on="meet"),
@@ -165,7 +167,14 @@ class VacancyChart(StateMachine):
                 f"groter zijn dan het aantal uitgenodigden ({data.invited})."
             )
 
-    def check_destination(self, data: Any) -> None:
+    def check_departure(self, data: Any) -> None:
+        start = self.model.start_date
+        if start is not None and data.leave_date < start:
+            raise RuleViolation(
+                f"De vertrekdatum {data.leave_date.isoformat()} ligt vóór de startdatum "
+                f"{start.isoformat()} van de medewerker; een vertrekdatum moet op of na de "
+                "startdatum liggen."
+            )
         known = self.model.policy.destinations
         if data.destination is not None and data.destination not in known:
             raise RuleViolation(
@@ -257,6 +266,7 @@ def send(view: ProcedureView, event: str, **kwargs: Any) -> None:
     machine, scratch = _thread_machine()
     scratch.policy, scratch.state, scratch.round = view.policy, view.state or "new", view.round
     scratch.outcomes, scratch.decision = dict(view.outcomes), Decision()
+    scratch.start_date = view.start_date
     machine.send(event, **kwargs)
     view.state, view.round, view.outcomes = scratch.state, scratch.round, scratch.outcomes
     view.decision = scratch.decision

@@ -5,7 +5,7 @@ outer transaction; each event runs in a savepoint, so a refused event leaves not
 """
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func
@@ -44,6 +44,8 @@ from procedures.events import (
 )
 from procedures.evidence import text_evidence
 from procedures.policy import Policy
+
+FUTURE_SLACK = timedelta(minutes=10)  # clocks of other systems may run a little ahead
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,12 @@ def _duplicate(earlier: Transition, digest: str, procedure: Procedure | None) ->
 
 
 def _check_preconditions(session: Session, event: EventIn, procedure: Procedure | None) -> None:
+    if event.at > datetime.now(UTC) + FUTURE_SLACK:
+        # A moment in the future would also block every real event after it (time order).
+        raise RuleViolation(
+            f"Gebeurtenis op {event.at.isoformat()} ligt in de toekomst; een gebeurtenis "
+            "legt vast wat al gebeurd is (hoogstens 10 minuten na nu, voor klokverschillen)."
+        )
     if event.event == "open":
         if procedure is not None:
             raise EventNotAllowed(
@@ -283,7 +291,11 @@ def view_of(procedure: Procedure | None, policy: Policy) -> ProcedureView:
         return ProcedureView(policy=policy)
     outcomes = {step: getattr(procedure, f"outcome_{step}") for step in STEPS}
     return ProcedureView(
-        policy=policy, state=procedure.state, round=procedure.round, outcomes=outcomes
+        policy=policy,
+        state=procedure.state,
+        round=procedure.round,
+        outcomes=outcomes,
+        start_date=procedure.start_date,
     )
 
 

@@ -38,7 +38,10 @@ def _required_text(value: str) -> str:
 
 OptionalText = Annotated[str | None, AfterValidator(_optional_text)]
 RequiredText = Annotated[str, AfterValidator(_required_text)]
-Code = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+# Codes (directorates, exit reasons, destinations) fit the 32-character code columns.
+Code = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")]
+# Salary scales of the municipality's job evaluation system run from 1 to 18.
+MAX_SCALE = 18
 
 
 class _Data(BaseModel):
@@ -47,8 +50,8 @@ class _Data(BaseModel):
 
 class OpenData(_Data):
     directorate: Code
-    scale: StrictInt
-    title: RequiredText
+    scale: StrictInt = Field(le=MAX_SCALE)  # below the policy minimum: the chart says why
+    title: Annotated[RequiredText, Field(max_length=300)]
     kind: Literal["internal", "external"]
 
 
@@ -219,6 +222,12 @@ def dutch_errors(error: ValidationError, what: str) -> str:
         ctx = item.get("ctx") or {}
         if kind == "greater_than_equal":
             text = f"moet minstens {ctx.get('ge')} zijn"
+        elif kind == "less_than_equal":
+            text = f"mag hoogstens {ctx.get('le')} zijn"
+        elif kind == "too_short":
+            text = f"moet minstens {ctx.get('min_length')} waarde(n) bevatten"
+        elif kind in ("string_too_long", "too_long"):
+            text = f"is te lang (hoogstens {ctx.get('max_length')} tekens)"
         elif kind == "literal_error":
             text = f"moet een van deze waarden zijn: {ctx.get('expected')}"
         elif kind in ("value_error", "assertion_error"):

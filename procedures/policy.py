@@ -8,12 +8,15 @@ import json
 from datetime import date, datetime, time, timedelta
 from fractions import Fraction
 from importlib import resources
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+# Codes are stored in 32-character columns (exit reasons) and shown in forms.
+PolicyCode = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")]
+ChecklistItem = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 OVERDUE_STATES = ("text", "biws", "shortlist", "selection", "onboarding", "exit_interview")
 
 
@@ -27,10 +30,10 @@ class Policy(BaseModel):
     min_scale: int = Field(ge=1)
     rooney_share: Fraction
     rooney_max_rounds: int = Field(ge=1)
-    biws_checklist: tuple[str, ...]
-    destinations: tuple[str, ...]
-    exit_reasons: tuple[str, ...]
-    overdue_days: dict[str, int]
+    biws_checklist: tuple[ChecklistItem, ...] = Field(min_length=1)
+    destinations: tuple[PolicyCode, ...] = Field(min_length=1)
+    exit_reasons: tuple[PolicyCode, ...] = Field(min_length=1)
+    overdue_days: dict[str, Annotated[int, Field(ge=1)]]
     suppression_threshold: int = Field(ge=1)
     # Approving a text in which the text check found exclusionary phrases needs an explanation.
     text_check_requires_explanation: bool = True
@@ -49,6 +52,12 @@ class Policy(BaseModel):
         missing = [s for s in OVERDUE_STATES if s not in value]
         if missing:
             raise ValueError(f"overdue_days mist: {', '.join(missing)}")
+        unknown = [s for s in value if s not in OVERDUE_STATES]
+        if unknown:
+            raise ValueError(
+                f"overdue_days kent geen toestand {', '.join(unknown)}; "
+                f"termijnen gelden voor: {', '.join(OVERDUE_STATES)}"
+            )
         return value
 
     def rooney_met(self, invited: int, diverse: int) -> bool:

@@ -3,6 +3,7 @@
 The expected table below is written from DOMAIN.md, not derived from the chart.
 """
 
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -544,3 +545,13 @@ def test_a_procedure_keeps_the_policy_it_was_opened_under(send: Any, engine: Any
     with Session(engine) as session:
         versions = {p.vacancy: p.policy_version for p in session.exec(select(Procedure))}
     assert versions == {"OLD": 1, "NEW": 2}
+
+
+def test_a_leave_date_before_the_start_date_is_refused_and_on_it_is_accepted(send: Any) -> None:
+    _run(send, "V1", PATHS["employed"])
+    start = VALID_DATA["hire"]["start_date"]
+    day_before = (date.fromisoformat(start) - timedelta(days=1)).isoformat()
+    with pytest.raises(RuleViolation, match=f"vóór de startdatum {start}"):
+        send("V1", "register_departure", _at(20), {"leave_date": day_before})
+    result = send("V1", "register_departure", _at(21), {"leave_date": start})
+    assert result.state == "exit_interview"

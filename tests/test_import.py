@@ -283,3 +283,61 @@ def test_idflow_import_of_a_clean_csv_exits_zero_and_a_second_run_is_all_duplica
     second = _cli(["import", str(path)], db_url, tmp_path)
     assert second.returncode == 0, second.stderr
     assert "Import: 0 verwerkt, 4 dubbel, 0 geweigerd." in second.stderr
+
+
+def test_values_too_large_for_the_columns_and_future_moments_are_refused_lines_not_a_crash(
+    engine: Engine, tmp_path: Path
+) -> None:
+    lines = [
+        _event(1, "V1", "open", "2025-01-06T09:30:00+01:00", OPEN | {"scale": 10**20}),
+        _event(2, "V2", "open", "2025-01-06T09:30:00+01:00", OPEN | {"title": "T" * 301}),
+        _event(3, "V3", "open", "2025-01-06T09:30:00+01:00", OPEN | {"directorate": "X" * 33}),
+        _event(4, "V4", "open", "2052-01-06T09:30:00+01:00", OPEN),
+        GOOD[0],
+    ]
+    summary = _import(engine, _write_jsonl(tmp_path / "events.jsonl", lines))
+    refused = _refused_lines(summary)
+    assert summary.applied == 1 and list(refused) == [1, 2, 3, 4]
+    assert "scale: mag hoogstens 18 zijn" in refused[1]
+    assert "title: is te lang (hoogstens 300 tekens)" in refused[2]
+    assert "directorate: is te lang (hoogstens 32 tekens)" in refused[3]
+    assert "ligt in de toekomst" in refused[4]
+    with Session(engine) as session:
+        assert [p.vacancy for p in session.exec(select(Procedure))] == ["V1"]
+
+
+def test_a_csv_header_with_spaces_around_the_names_is_read_as_the_names(
+    engine: Engine, tmp_path: Path
+) -> None:
+    path = _write_csv(tmp_path / "events.csv", GOOD[:1])
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[0] = "id, vacancy, event, at, actor, data"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    summary = _import(engine, path)
+    assert (summary.applied, summary.refused) == (1, [])
+
+
+def test_a_file_that_is_not_utf8_is_refused_whole_and_a_huge_csv_field_is_one_refused_line(
+    engine: Engine, tmp_path: Path
+) -> None:
+    from procedures.errors import InvalidInput
+
+    latin = tmp_path / "latin1.jsonl"
+    latin.write_bytes(json.dumps(GOOD[0]).encode() + b"\n" + '{"café"}'.encode("latin-1") + b"\n")
+    with pytest.raises(InvalidInput, match=r"geen UTF-8-tekst \(regel 2"):
+        _import(engine, latin)
+    assert _counts(engine)["transition"] == 0
+    huge = ["h-1", "V9", "approve_text", "2025-01-07T09:30:00+01:00", "a", "x" * 200_000]
+    path = _write_csv(tmp_path / "events.csv", GOOD[:2], [huge])
+    summary = _import(engine, path)
+    assert summary.applied == 2
+    [(line, reason)] = summary.refused
+    assert line == 4 and "Onleesbare CSV-regel" in reason
+
+
+def test_idflow_import_on_a_database_without_tables_says_to_run_init(tmp_path: Path) -> None:
+    path = _write_jsonl(tmp_path / "events.jsonl", GOOD[:1])
+    result = _cli(["import", str(path)], f"sqlite:///{tmp_path / 'leeg.db'}", tmp_path)
+    assert result.returncode == 4, result.stderr
+    assert "nog niet ingericht" in result.stderr and "idflow init" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from models import get_settings
+from models.database import storage_failure
 from procedures.engine import apply_event
 from procedures.errors import ConflictError, InvalidInput, RefusedError, StorageError
 from procedures.events import parse_event
@@ -44,9 +45,22 @@ def read_lines(path: str, fmt: str | None = None) -> Iterator[Line]:
     fmt = fmt or ("csv" if path.lower().endswith(".csv") else "jsonl")
     if fmt not in ("csv", "jsonl"):
         raise InvalidInput(f"Onbekend formaat '{fmt}'; kies jsonl of csv.")
-    stream = sys.stdin if path == "-" else open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115
-    with stream:
-        yield from (_csv_lines(stream) if fmt == "csv" else _jsonl_lines(stream))
+    raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    # Decoded whole before the first event: a file that is not UTF-8 is refused untouched.
+    stream = io.StringIO(decode_utf8(raw), newline="")
+    yield from (_csv_lines(stream) if fmt == "csv" else _jsonl_lines(stream))
+
+
+def decode_utf8(raw: bytes) -> str:
+    """The file's text (a leading byte-order mark dropped), or ``InvalidInput`` saying where."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise InvalidInput(
+            f"Het bestand is geen UTF-8-tekst (regel {line}, byte {error.start + 1}); "
+            "sla het op als UTF-8 en probeer het opnieuw. Er is niets verwerkt."
+        ) from None
 
 
 def _jsonl_lines(stream: Iterable[str]) -> Iterator[Line]:
@@ -64,7 +78,11 @@ def _csv_lines(stream: io.TextIOBase | Any) -> Iterator[Line]:
     if reader.fieldnames is None or [h.strip() for h in reader.fieldnames] != CSV_COLUMNS:
         found = ",".join(reader.fieldnames or [])
         raise InvalidInput(f"CSV-kop '{found}' is onjuist; verwacht: {','.join(CSV_COLUMNS)}.")
-    for row in reader:
+    reader.fieldnames = CSV_COLUMNS  # the header as checked, without spaces around names
+    for row in _csv_rows(reader):
+        if isinstance(row, InvalidInput):  # the reader stopped before counting that line
+            yield reader.line_num + 1, row
+            continue
         number = reader.line_num
         if None in row or any(value is None for value in row.values()):
             yield number, InvalidInput(f"Verwacht {len(CSV_COLUMNS)} kolommen.")
@@ -75,6 +93,20 @@ def _csv_lines(stream: io.TextIOBase | Any) -> Iterator[Line]:
             yield number, InvalidInput(f"Kolom data is geen geldige JSON: {error.msg}.")
             continue
         yield number, {**row, "data": data}
+
+
+def _csv_rows(reader: csv.DictReader) -> Iterator[dict[str, Any] | InvalidInput]:
+    """The rows, a malformed one (say a field over the csv module's limit) as its refusal."""
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            yield InvalidInput(
+                f"Onleesbare CSV-regel ({error}): een veld is langer dan "
+                f"{csv.field_size_limit()} tekens of de aanhalingstekens kloppen niet."
+            )
 
 
 def import_events(
@@ -100,10 +132,9 @@ def import_events(
         except DBAPIError as error:
             session.rollback()
             raise StorageError(
-                f"De database is niet bereikbaar of niet beschrijfbaar ({error.orig}); "
-                f"{committed} gebeurtenissen uit eerdere batches zijn vastgelegd, de "
-                "lopende batch niet. Start de import opnieuw: al verwerkte regels worden "
-                "als dubbel herkend."
+                f"{storage_failure(error)}; {committed} gebeurtenissen uit eerdere batches "
+                "zijn vastgelegd, de lopende batch niet. Start de import opnieuw: al verwerkte "
+                "regels worden als dubbel herkend."
             ) from None
     return summary
 
