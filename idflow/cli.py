@@ -2,6 +2,7 @@
 
 import getpass
 import json
+import os
 import sys
 import uuid
 from datetime import UTC, datetime
@@ -9,6 +10,10 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.text import Text
+from typer._click import (
+    ClickException,
+)  # typer bundles its own click: click.ClickException never matches
 
 from idflow import output
 from idflow.alerts_cli import alerts_app
@@ -261,33 +266,46 @@ def diagram(fmt: str = typer.Option("mermaid", "--format", help="mermaid, md of 
 
 def main() -> None:
     """Entry point: domain errors become a Dutch message on stderr and their exit code."""
-    from sqlalchemy.exc import InternalError, OperationalError
+    from sqlalchemy.exc import InternalError, OperationalError, ProgrammingError
 
+    from models.database import storage_failure
     from procedures.errors import StorageError
 
+    # Prefect's temporary server (flows without PREFECT_API_URL) gets 20 s to start by default,
+    # too short on a busy machine; and nothing is reported home. Explicit settings still win.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     try:
         try:
             code = app(standalone_mode=False)
-        except (OperationalError, InternalError) as error:  # the database failed, not the input
-            reason = (str(error.orig).strip().splitlines() or ["onbekende fout"])[0]
+        except (OperationalError, InternalError, ProgrammingError) as error:  # not the input
             raise StorageError(
-                f"De database is niet bereikbaar of niet beschrijfbaar ({reason}); de lopende "
-                "wijziging is teruggedraaid. Controleer IDFLOW_DATABASE_URL en of de database "
-                "draait en schrijfbaar is, en probeer het daarna opnieuw."
+                f"{storage_failure(error)}; de lopende wijziging is teruggedraaid. Controleer "
+                "IDFLOW_DATABASE_URL en of de database draait en schrijfbaar is, en probeer het "
+                "daarna opnieuw."
+            ) from None
+        except RuntimeError as error:
+            if "ephemeral Prefect API server" not in str(error):
+                raise
+            raise StorageError(
+                "De tijdelijke Prefect-server kwam niet op tijd op. Probeer het opnieuw, geef "
+                "hem meer tijd met PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS (seconden) "
+                "of wijs met PREFECT_API_URL een draaiende Prefect-server aan."
             ) from None
     except IdflowError as error:
-        err.print(f"[red]Fout:[/] {error}", highlight=False)
+        err.print(Text.assemble(("Fout:", "red"), f" {error}"), highlight=False)
         sys.exit(error.exit_code)
     except typer.Exit as done:
         sys.exit(done.exit_code)
     except typer.Abort:
         sys.exit(130)
-    except Exception as error:  # click usage errors
-        import click
-
-        if isinstance(error, click.ClickException):
-            error.show()
-            sys.exit(error.exit_code)
-        raise
+    except ClickException as error:  # usage errors: unknown option, bad value, no command
+        err.print(
+            f"Fout: ongeldig commando: {error.format_message()}\n"
+            "Zie 'idflow --help' of 'idflow COMMANDO --help' voor de mogelijkheden.",
+            markup=False,
+            highlight=False,
+        )
+        sys.exit(error.exit_code)
     if isinstance(code, int) and code:
         sys.exit(code)

@@ -9,23 +9,25 @@ from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
+from rich.table import Column, Table
+from rich.text import Text
 from sqlmodel import Session, select
 
 from models import Cluster, Directorate, Procedure
 from procedures.engine import Applied
 from procedures.errors import InvalidInput
 from procedures.policy import AMSTERDAM
+from workflows.importer import decode_utf8
 
 PROGRESS_FROM_LINES = 2000
 
 
 def read_text(path: str) -> str:
     if path == "-":
-        return sys.stdin.read()
+        return decode_utf8(sys.stdin.buffer.read())
     if not Path(path).is_file():
         raise InvalidInput(f"Bestand '{path}' bestaat niet of is geen bestand.")
-    return Path(path).read_text(encoding="utf-8-sig")
+    return decode_utf8(Path(path).read_bytes())
 
 
 def parse_fields(data: str | None, fields: list[str]) -> dict[str, Any]:
@@ -60,9 +62,13 @@ def applied_line(result: Applied) -> str:
 
 
 def print_detail(console: Console, detail: dict[str, Any]) -> None:
+    # Titles, actors and data are user text: never read them as Rich markup.
     console.print(
-        f"[bold]{detail['vacancy']}[/] {detail['title']} (schaal {detail['scale']}, "
-        f"{detail['directorate']}, {detail['kind']})"
+        Text.assemble(
+            (detail["vacancy"], "bold"),
+            f" {detail['title']} (schaal {detail['scale']}, {detail['directorate']}, "
+            f"{detail['kind']})",
+        )
     )
     console.print(
         f"Toestand: [bold]{detail['state']}[/] ({detail['state_label']}), "
@@ -82,10 +88,14 @@ def print_detail(console: Console, detail: dict[str, Any]) -> None:
             row["event"],
             f"{row['source']} → {row['target']}",
             row["outcome"] or "",
-            row["actor"],
-            json.dumps(row["data"], ensure_ascii=False),
+            Text(row["actor"]),
+            Text(json.dumps(row["data"], ensure_ascii=False)),
         )
     console.print(table)
+
+
+def _longest(rows: list[Procedure]) -> str:
+    return max((row.vacancy for row in rows), key=len, default="vacature")
 
 
 def print_list(console: Console, rows: list[Procedure], as_json: bool) -> None:
@@ -93,13 +103,15 @@ def print_list(console: Console, rows: list[Procedure], as_json: bool) -> None:
         items = [row.model_dump(mode="json", exclude={"head_hash"}) for row in rows]
         console.print_json(json.dumps(items, ensure_ascii=False))
         return
-    table = Table("vacature", "directie", "schaal", "titel", "toestand", "ronde", "laatst")
+    table = Table("directie", "schaal", "titel", "toestand", "ronde", "laatst")
+    # The vacancy number is what `idflow show` needs: never cut it off, however narrow.
+    table.columns.insert(0, Column("vacature", no_wrap=True, min_width=len(_longest(rows))))
     for row in rows:
         table.add_row(
-            row.vacancy,
+            Text(row.vacancy),
             row.directorate,
             str(row.scale),
-            row.title,
+            Text(row.title),
             row.state,
             str(row.round),
             row.last_event_at.astimezone(AMSTERDAM).date().isoformat(),  # the local day

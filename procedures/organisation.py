@@ -44,19 +44,29 @@ def sample_csv() -> str:
 
 def parse_org_csv(text: str) -> list[OrgRow]:
     """Parse and check the whole file; any problem refuses it all, with line numbers."""
-    lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if not line.startswith("#")]
-    lines = [(n, line) for n, line in lines if line.strip()]
-    if not lines:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    records = []  # (line number, fields): comment lines (#) and empty lines left out
+    try:
+        for fields in reader:
+            if fields and any(f.strip() for f in fields) and not fields[0].startswith("#"):
+                records.append((reader.line_num, fields))
+    except csv.Error as error:
+        raise InvalidInput(f"Regel {reader.line_num + 1}: onleesbare CSV ({error}).") from None
+    if not records:
         raise InvalidInput(f"Het organisatiebestand is leeg; verwacht kop: {','.join(HEADER)}.")
-    reader = csv.reader(io.StringIO("\n".join(line for _, line in lines)))
-    header = [h.strip() for h in next(reader)]
+    (first, header_fields), body = records[0], records[1:]
+    header = [h.strip() for h in header_fields]
     if header != HEADER:
         raise InvalidInput(
-            f"Regel {lines[0][0]}: kop '{','.join(header)}' is onjuist; "
-            f"verwacht: {','.join(HEADER)}."
+            f"Regel {first}: kop '{','.join(header)}' is onjuist; verwacht: {','.join(HEADER)}."
+        )
+    if not body:
+        # Loading it would deactivate every directorate: nobody could open a vacancy.
+        raise InvalidInput(
+            "Het organisatiebestand bevat geen directies (alleen de kop); er is niets geladen."
         )
     rows, problems = [], []
-    for (number, _), fields in zip(lines[1:], reader, strict=True):
+    for number, fields in body:
         problem = _row_problem(fields)
         if problem:
             problems.append(f"regel {number}: {problem}")
