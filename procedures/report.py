@@ -2,13 +2,13 @@
 rolled up to cluster and municipality, with the norm classification."""
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
-from models import Cluster, Directorate, Transition
-from procedures.calendar import recent_quarters
+from models import Cluster, Directorate, ExitReason, Transition
+from procedures.calendar import parse_quarter, quarter_end, recent_quarters
 from procedures.disclosure import HIDDEN, MUNICIPALITY, suppress_report
 from procedures.tallies import tallies_for
 
@@ -220,6 +220,34 @@ def deviations(session: Session, quarter: str) -> list[dict[str, Any]]:
     return rows
 
 
+def exit_reasons(
+    session: Session, quarter: str, threshold: int, suppress: bool
+) -> list[dict[str, Any]]:
+    """Exit-interview reasons per cluster (DOMAIN.md: tallied per cluster and year), for the
+    quarter's year up to and including the quarter: ``{cluster, reason, count}``.
+
+    Published, a count 0 < n < k shows as ``<k``. No totals are published beside them (an
+    interview may give several reasons, so the counts add up to nothing), so primary
+    suppression alone leaves nothing to recover.
+    """
+    year, _ = parse_quarter(quarter)
+    statement = (
+        select(Directorate.cluster_code, ExitReason.code, func.count())
+        .join(Directorate, Directorate.code == ExitReason.directorate)  # type: ignore[arg-type]
+        .join(Transition, Transition.id == ExitReason.transition_id)  # type: ignore[arg-type]
+        .where(ExitReason.year == year, Transition.at <= quarter_end(quarter))
+        .group_by(Directorate.cluster_code, ExitReason.code)
+        .order_by(Directorate.cluster_code, ExitReason.code)
+    )
+    rows = []
+    for cluster, reason, count in session.exec(statement):
+        shown: int | str = count
+        if suppress and 0 < count < threshold:
+            shown = f"<{threshold}"
+        rows.append({"cluster": cluster, "reason": reason, "count": shown})
+    return rows
+
+
 def _explanation(source: Transition, outcome: str | None) -> str:
     text = str(source.data.get("explanation") or "").strip()
     if text:
@@ -239,10 +267,21 @@ class ReportBook:
     cluster_names: dict[str, str]
     directorate_names: dict[str, str]
     threshold: int
+    exit_reasons: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def quarters(self) -> list[str]:
         return recent_quarters(self.report["quarter"], TREND_QUARTERS)
+
+    def exit_reason_table(self) -> tuple[list[str], list[tuple[str, list[int | str]]]]:
+        """The exit reasons as (reason codes, [(cluster name, count per reason)]); 0 absent."""
+        reasons = sorted({row["reason"] for row in self.exit_reasons})
+        counts = {(row["cluster"], row["reason"]): row["count"] for row in self.exit_reasons}
+        clusters = sorted({row["cluster"] for row in self.exit_reasons})
+        return reasons, [
+            (self.cluster_names.get(c, c), [counts.get((c, r), 0) for r in reasons])
+            for c in clusters
+        ]
 
 
 def report_book(
@@ -265,4 +304,5 @@ def report_book(
         cluster_names=cluster_names,
         directorate_names=directorate_names,
         threshold=threshold,
+        exit_reasons=exit_reasons(session, quarter, threshold, suppress),
     )

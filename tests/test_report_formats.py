@@ -1,5 +1,6 @@
 """The kwartaalrapportage in its four formats, written by the report flow, with its artifacts."""
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -127,3 +128,70 @@ def test_each_report_leaves_a_table_and_a_markdown_artifact_with_stable_keys(
     # The artifacts always carry the published figures, even for an internal report.
     assert '"toegelicht": "<5"' in str(table.data)
     assert "Kwartaalrapportage 2025Q1" in str(summary.data)
+
+
+def _to_exit_interview(send: Any, vacancy: str, reasons: list[str], biws: str) -> None:
+    from support import CHECKLIST
+
+    data = {"directorate": "SOC-OJZ", "scale": 12, "title": "Teamleider", "kind": "external"}
+    send(vacancy, "open", "2025-01-06T09:00:00+01:00", data)
+    send(vacancy, "approve_text", "2025-01-07T09:00:00+01:00")
+    if biws == "met":
+        send(vacancy, "complete_biws", "2025-01-08T09:00:00+01:00", {"checklist": CHECKLIST})
+    else:
+        send(vacancy, "deviate_biws", "2025-01-08T09:00:00+01:00", {"explanation": biws})
+    send(vacancy, "submit_shortlist", "2025-01-09T09:00:00+01:00", {"invited": 4, "diverse": 2})
+    hire = {"employee": f"P-{vacancy}", "start_date": "2025-02-01"}
+    send(vacancy, "hire", "2025-01-10T09:00:00+01:00", hire)
+    send(vacancy, "complete_onboarding", "2025-02-10T09:00:00+01:00")
+    send(vacancy, "register_departure", "2025-03-01T09:00:00+01:00", {"leave_date": "2025-03-01"})
+    interview = {"held": True, "reasons": reasons}
+    send(vacancy, "record_exit_interview", "2025-03-10T09:00:00+01:00", interview)
+
+
+def test_exit_interview_reasons_are_tallied_per_cluster_and_year_and_small_counts_hidden(
+    engine: Engine, send: Any
+) -> None:
+    from sqlmodel import Session
+
+    from procedures.report import report_book
+    from workflows.report_html import render_html
+    from workflows.report_xlsx import xlsx_bytes
+
+    for n in range(6):
+        _to_exit_interview(send, f"X{n}", ["werkdruk"] + (["salaris"] if n < 2 else []), "met")
+    with Session(engine) as session:
+        internal = report_book(session, "2025Q1", threshold=5, suppress=False)
+        published = report_book(session, "2025Q1", threshold=5, suppress=True)
+        earlier = report_book(session, "2024Q4", threshold=5, suppress=False)
+    assert internal.exit_reasons == [
+        {"cluster": "SOC", "reason": "salaris", "count": 2},
+        {"cluster": "SOC", "reason": "werkdruk", "count": 6},
+    ]
+    assert [r["count"] for r in published.exit_reasons] == ["<5", 6]
+    assert earlier.exit_reasons == []  # another year
+    sheet = load_workbook(io.BytesIO(xlsx_bytes(published)))["Exitredenen"]
+    rows = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert rows[2] == ["Cluster", "salaris", "werkdruk"]
+    assert rows[3] == ["Sociaal", "<5", 6]
+    html = render_html(published)
+    assert "Redenen uit exitgesprekken 2025 t/m 2025Q1" in html
+    assert '<td class="n">&lt;5</td><td class="n">6</td>' in html
+
+
+def test_text_that_looks_like_a_formula_stays_text_in_the_workbook(
+    engine: Engine, send: Any
+) -> None:
+    from sqlmodel import Session
+
+    from procedures.report import report_book
+    from workflows.report_xlsx import xlsx_bytes
+
+    formula = '=HYPERLINK("http://evil.example","klik")'
+    _to_exit_interview(send, "F1", [], formula)
+    with Session(engine) as session:
+        book = report_book(session, "2025Q1", threshold=5, suppress=False)
+    sheet = load_workbook(io.BytesIO(xlsx_bytes(book)))["Afwijkingen"]
+    [cell] = [c for row in sheet.iter_rows() for c in row if c.value == formula]
+    assert cell.data_type == "s"
+    assert all(c.data_type != "f" for row in sheet.iter_rows() for c in row)

@@ -8,6 +8,7 @@ from openpyxl.styles import Font
 
 from models import get_settings
 from procedures.sample import COLUMNS, Sample
+from workflows.report_xlsx import as_plain_text
 
 HEADERS = {
     "vacancy": "vacature",
@@ -46,5 +47,6 @@ def write_sample(sample: Sample, output: str | None) -> tuple[Path, Path]:
     for cluster in sorted(sample.population):
         summary.append([cluster, sample.population[cluster], sample.allocation[cluster]])
     summary.append([f"jaar {sample.year}, startgetal {sample.seed}, gestratificeerd per cluster"])
+    as_plain_text(workbook)
     workbook.save(xlsx_path)
     return csv_path, xlsx_path

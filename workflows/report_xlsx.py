@@ -51,8 +51,20 @@ def xlsx_bytes(book: ReportBook) -> bytes:
         _indicator_sheet(workbook.create_sheet(_sheet_title(indicator)), book, indicator)
     _deviation_sheet(workbook.create_sheet("Afwijkingen"), book)
     _trend_sheet(workbook.create_sheet("Trend"), book)
+    _exit_reason_sheet(workbook.create_sheet("Exitredenen"), book)
+    as_plain_text(workbook)
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+def as_plain_text(workbook: Workbook) -> None:
+    """Keep text that starts with '=' as text: a recruiter's explanation or a vacancy title
+    must never become a live formula in P&O's spreadsheet. The workbooks have no formulas."""
+    for sheet in workbook.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                if cell.data_type == "f":
+                    cell.data_type = "s"
 
 
 def _sheet_title(indicator: str) -> str:
@@ -175,6 +187,25 @@ def _trend_sheet(sheet: Worksheet, book: ReportBook) -> None:
                 cell.number_format = "0.0%"
     _widths(sheet, (28, 36, *[10] * len(quarters)))
     sheet.freeze_panes = "C3"
+
+
+def _exit_reason_sheet(sheet: Worksheet, book: ReportBook) -> None:
+    year = book.report["quarter"][:4]
+    sheet.append([f"Redenen uit exitgesprekken {year} t/m {book.report['quarter']}, per cluster"])
+    sheet["A1"].font = TITLE
+    sheet.append(["Een exitgesprek kan meer redenen noemen; de aantallen tellen dus niet op."])
+    reasons, rows = book.exit_reason_table()
+    if not rows:
+        sheet.append(["Geen exitgesprekken met redenen in deze periode."])
+    else:
+        sheet.append(["Cluster", *reasons])
+        for cell in sheet[3]:
+            cell.font = BOLD
+        for name, counts in rows:
+            sheet.append([name, *counts])
+    if book.report["suppressed"]:
+        sheet.append([f"<{book.threshold}: 1 tot {book.threshold - 1} (kleine aantallen)."])
+    _widths(sheet, (36, *[14] * len(reasons)))
 
 
 def _widths(sheet: Worksheet, widths: tuple[int, ...]) -> None:
