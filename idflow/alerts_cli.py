@@ -8,10 +8,12 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 from models import get_engine, get_settings, session_scope
-from notifications.channels import describe
+from notifications.channels import SEPARATOR, describe
 from notifications.dispatch import retry_failed
 from notifications.routing import Routing, RoutingError, load_checked
 from notifications.status import failed_deliveries, list_alerts
@@ -181,3 +183,7 @@ def demo_alerts(console: Console, folder: Path = Path("meldingen")) -> None:
         f"({summary['messages']} berichten; {summary['waiting_for_digest']} informatieve "
         f"wachten op het dagoverzicht van morgen). Routering: {routing}."
     )
+    messages = target.read_text(encoding="utf-8").split(SEPARATOR) if target.exists() else []
+    if len(messages) > 1:  # show one as P&O receives it
+        first = messages[1].strip()
+        console.print(Panel(Text(first), title="Eerste melding in het bestand", expand=False))

@@ -38,6 +38,9 @@ def test_the_demo_runs_in_an_empty_folder_and_a_second_run_finds_only_duplicates
         assert cluster in first.stdout
     assert "% ✓" in first.stdout or "% ~" in first.stdout or "% ✗" in first.stdout
     assert "Meldingen voor P&O die wachten op verzending:" in first.stdout
+    # One alert is shown as P&O receives it, with the link to the vacancy page.
+    shown = first.stdout.split("Eerste melding in het bestand", 1)[1]
+    assert "/vacatures/" in shown.split("Rapporten:", 1)[0]
     engine_line = next(line for line in first.stderr.splitlines() if line.startswith("Engine:"))
     applied = int(engine_line.split()[1])
     assert applied > 1000 and "0 dubbel, 0 geweigerd" in engine_line
