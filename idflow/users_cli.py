@@ -1,11 +1,20 @@
-"""``idflow users``: web app accounts (add, list, token). Passwords are asked, never echoed."""
+"""``idflow users``: web app accounts (add, list, activate, deactivate) and API tokens (token,
+tokens, revoke-token). Passwords are asked, never echoed."""
 
 import typer
 from rich.console import Console
 
 from models import get_engine, session_scope
-from procedures.errors import InvalidInput
-from web.accounts import create_user, issue_token, user_rows
+from web.accounts import (
+    activate_user,
+    create_user,
+    deactivate_user,
+    find_user,
+    issue_token,
+    revoke_token,
+    token_rows,
+    user_rows,
+)
 from web.roles import ROLES
 
 users_app = typer.Typer(help="Gebruikers van de webapp.", no_args_is_help=True)
@@ -40,18 +49,50 @@ def list_() -> None:
     with session_scope(get_engine()) as session:
         for row in user_rows(session):
             directorates = ", ".join(row["directorates"])  # type: ignore[arg-type]
-            out.print(f"{row['username']}\t{row['role']}\t{directorates}")
+            state = "" if row["active"] else "\t(gedeactiveerd)"
+            out.print(f"{row['username']}\t{row['role']}\t{directorates}{state}")
 
 
 @users_app.command("token")
 def token(username: str, label: str = typer.Option("", help="Waarvoor het token dient")) -> None:
     """Issue an API token for scripts; it is printed once and stored only as a hash."""
-    from sqlmodel import select
-
-    from models.tables import User
-
     with session_scope(get_engine()) as session:
-        user = session.exec(select(User).where(User.username == username)).first()
-        if user is None or user.id is None:
-            raise InvalidInput(f"Gebruiker '{username}' bestaat niet.")
+        user = find_user(session, username)
+        assert user.id is not None
         typer.echo(issue_token(session, user.id, label))
+
+
+@users_app.command("deactivate")
+def deactivate(username: str) -> None:
+    """Deactivate a user and revoke their API tokens; their sessions end at the next request."""
+    with session_scope(get_engine()) as session:
+        user, revoked = deactivate_user(session, username)
+    out.print(f"Gebruiker {user.username} is gedeactiveerd; {revoked} API-token(s) ingetrokken.")
+
+
+@users_app.command("activate")
+def activate(username: str) -> None:
+    """Let a deactivated user sign in again (revoked tokens stay revoked)."""
+    with session_scope(get_engine()) as session:
+        user = activate_user(session, username)
+    out.print(f"Gebruiker {user.username} is weer actief.")
+
+
+@users_app.command("tokens")
+def tokens(username: str) -> None:
+    """List a user's API tokens: id, label, created, revoked (never the token itself)."""
+    with session_scope(get_engine()) as session:
+        rows = token_rows(session, username)
+    if not rows:
+        out.print(f"Gebruiker {username} heeft geen API-tokens.")
+    for row in rows:
+        state = "ingetrokken" if row["revoked"] else "geldig"
+        out.print(f"{row['id']}\t{row['label'] or '-'}\t{row['created_at']}\t{state}", markup=False)
+
+
+@users_app.command("revoke-token")
+def revoke_token_(token_id: int) -> None:
+    """Revoke one API token by its id (see ``idflow users tokens``)."""
+    with session_scope(get_engine()) as session:
+        row = revoke_token(session, token_id)
+    out.print(f"API-token {row['id']} van {row['username']} is ingetrokken.")

@@ -4,6 +4,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -558,3 +559,249 @@ def test_the_api_runs_the_text_check_for_scripts(site: Site) -> None:
     assert {f["phrase"].lower() for f in answer.json()["findings"]} >= {"starter"}
     empty = site.client.post("/api/text-check", json={"text": ""}, headers=site.auth("rita"))
     assert empty.status_code == 422
+
+
+# -- review fixes: actor, scope leaks, time stamps, labels, errors, uploads, roll-up ---------
+
+
+def _upload(site: Site, user: str, lines: list[dict[str, Any]]) -> Any:
+    content = "\n".join(json.dumps(line) for line in lines).encode()
+    files = {"file": ("events.jsonl", content, "application/x-ndjson")}
+    return site.client.post("/api/imports", files=files, headers=site.auth(user))
+
+
+def _open_line(event_id: str, vacancy: str, **extra: Any) -> dict[str, Any]:
+    data = {"directorate": "SOC-OJZ", "scale": 12, "title": "T", "kind": "external"}
+    return {"id": event_id, "vacancy": vacancy, "event": "open",
+            "at": "2025-01-06T09:30:00+01:00", "actor": "ats", "data": data} | extra  # fmt: skip
+
+
+@sqlite_only
+def test_an_uploaded_line_is_recorded_with_the_signed_in_user_as_actor(site: Site) -> None:
+    answer = _upload(site, "rita", [_open_line("i-1", "VAC-9", actor="de burgemeester")])
+    assert answer.json()["applied"] == 1, answer.text
+    assert [row.actor for row in transitions(site.engine, "VAC-9")] == ["rita"]
+
+
+def test_a_recruiter_learns_nothing_of_vacancies_outside_the_own_directorates(site: Site) -> None:
+    rob = site.auth("rob")
+    body = {"vacancy": "VAC-W", "directorate": "SOC-WPI", "scale": 12, "title": "Geheim",
+            "id": "rob-1"}  # fmt: skip
+    assert site.client.post("/api/vacancies", json=body, headers=rob).status_code == 201
+    assert site.open("rita", "VAC-1").status_code == 201
+    secrets = ("VAC-W", "SOC-WPI", "Geheim", "toestand", "bestaat al", "'text'", "open ")
+
+    taken = site.open("rita", "VAC-W")  # the number is in use in rob's directorate
+    assert taken.status_code == 409, taken.text
+    assert taken.json()["detail"] == (
+        "Vacaturenummer VAC-W is niet beschikbaar; kies een ander nummer."
+    )
+    reused = [
+        site.open("rita", "VAC-2", id="rob-1"),  # rob's event id, on a new vacancy
+        site.client.post(
+            "/api/vacancies/VAC-1/events",
+            json={"event": "approve_text", "id": "rob-1"},
+            headers=site.auth("rita"),
+        ),
+    ]
+    for answer in reused:
+        assert answer.status_code == 409, answer.text
+        detail = answer.json()["detail"]
+        assert detail == "Gebeurtenis-id 'rob-1' is niet beschikbaar; kies een nieuw id."
+        assert not any(secret in detail for secret in secrets)
+
+    # The same through an upload.
+    lines = [_open_line("i-1", "VAC-W"), _open_line("rob-1", "VAC-3")]
+    summary = _upload(site, "rita", lines).json()
+    assert summary["applied"] == 0
+    reasons = [r["reason"] for r in summary["refused"]]
+    assert reasons == [
+        "Vacaturenummer VAC-W is niet beschikbaar; kies een ander nummer.",
+        "Gebeurtenis-id 'rob-1' is niet beschikbaar; kies een nieuw id.",
+    ]
+    assert len(transitions(site.engine, "VAC-W")) == 1
+    assert transitions(site.engine, "VAC-2") == transitions(site.engine, "VAC-3") == []
+    # A vacancy in another directorate answers exactly as a missing one.
+    hidden, missing = (site.send("rita", v, "approve_text") for v in ("VAC-W", "VAC-404"))
+    assert hidden.status_code == missing.status_code == 404
+    assert hidden.json()["detail"].replace("VAC-W", "X") == (
+        missing.json()["detail"].replace("VAC-404", "X")
+    )
+    step = {"event": "approve_text", "at": "2025-01-07T09:30:00+01:00", "actor": "ats", "data": {}}
+    lines = [step | {"id": "i-2", "vacancy": "VAC-W"}, step | {"id": "i-3", "vacancy": "VAC-404"}]
+    hidden_line, missing_line = (
+        r["reason"] for r in _upload(site, "rita", lines).json()["refused"]
+    )
+    assert hidden_line.replace("VAC-W", "X") == missing_line.replace("VAC-404", "X")
+    # A number already used in the recruiter's own directorate may still say what it is.
+    own = site.open("rita", "VAC-1")
+    assert own.status_code == 409 and "bestaat al" in own.json()["detail"]
+
+
+@sqlite_only
+@pytest.mark.parametrize("at", [20250106, 1736150400, "1736150400", "gisteren", ""])
+def test_the_time_of_an_event_is_iso_8601_text_never_unix_time(site: Site, at: Any) -> None:
+    site.open("rita", "VAC-1")
+    answers = [
+        site.open("rita", "VAC-2", at=at),
+        site.client.post(
+            "/api/vacancies/VAC-1/events",
+            json={"event": "approve_text", "at": at},
+            headers=site.auth("rita"),
+        ),
+    ]
+    for answer in answers:
+        assert answer.status_code == 422, answer.text
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert "at: " in answer.json()["detail"] and "ISO 8601" in answer.json()["detail"]
+    assert transitions(site.engine, "VAC-2") == []
+    assert len(transitions(site.engine, "VAC-1")) == 1
+
+
+@sqlite_only
+def test_an_iso_basic_date_is_read_as_that_date_never_as_unix_time(site: Site) -> None:
+    # "20250106" is ISO 8601's basic form of 6 January 2025; a date-time field of the request
+    # model read it as seconds since 1970. The event parser decides: that date, or a refusal.
+    answer = site.open("rita", "VAC-1", at="20250106")
+    if answer.status_code == 201:
+        assert transitions(site.engine, "VAC-1")[0].at.year == 2025
+    else:
+        assert answer.status_code == 422 and "ISO 8601" in answer.json()["detail"]
+    stamped = site.open("rita", "VAC-2", at="2025-01-06T09:30:00+01:00")
+    assert stamped.status_code == 201
+    assert transitions(site.engine, "VAC-2")[0].at.isoformat()[:10] == "2025-01-06"
+
+
+@sqlite_only
+def test_the_dashboard_and_history_speak_dutch_not_codes(site: Site) -> None:
+    from models import Outbox
+
+    site.open("rita", "VAC-1", kind="internal")
+    site.send("rita", "VAC-1", "deviate_text")  # a not_met alert, pending
+    with Session(site.engine) as session:
+        session.add(Outbox(cause="below_norm:2025Q1:SOC-OJZ", kind="below_norm", immediate=True,
+                           directorate="SOC-OJZ", status="delivered",
+                           created_at=datetime.now(UTC)))  # fmt: skip
+        session.commit()
+    page = site.browser("pia").get("/dashboard").text
+    alerts = page.split('id="alerts"')[1].split("</section>")[0]
+    assert "directie onder de norm" in alerts and "afwijking zonder toelichting" in alerts
+    assert "verzonden" in alerts and "nog niet verdeeld" in alerts
+    for code in ("below_norm", "not_met", "delivered", "pending", "routed", "failed"):
+        assert f">{code}<" not in alerts
+    assert "vrijgegeven" not in page and "losgelaten" in page
+    history = site.browser("rita").get("/vacatures/VAC-1").text.split('id="history"')[1]
+    assert "Werving: intern" in history and "internal" not in history
+
+
+def test_the_web_says_losgelaten_for_a_released_rooney_rule_like_the_reports() -> None:
+    from procedures.report import OUTCOME_LABELS as REPORT
+    from web.views import OUTCOME_LABELS
+
+    assert OUTCOME_LABELS["released"].startswith(REPORT["released"])
+    assert "vrijgegeven" not in " ".join(str(v) for v in OUTCOME_LABELS.values())
+
+
+@sqlite_only
+def test_a_bad_policy_is_refused_in_dutch(site: Site) -> None:
+    answer = site.client.post("/api/policy", json={"rooney_shar": 0.5}, headers=site.auth("adm"))
+    assert answer.status_code == 422
+    assert answer.headers["content-type"] == "application/problem+json"
+    detail = answer.json()["detail"]
+    assert detail.startswith("Ongeldige beleidsversie: ")
+    assert "rooney_shar: is geen toegestaan veld" in detail and "ontbreekt" in detail
+    assert "Field required" not in detail and "validation error" not in detail
+
+
+@sqlite_only
+def test_unsuppressed_figures_follow_the_permission_table(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from web.roles import PERMISSIONS
+
+    monkeypatch.setitem(PERMISSIONS, "report_unsuppressed", frozenset({"pno"}))
+    url = "/api/reports/2025Q1?format=csv&suppress=false"
+    assert site.client.get(url, headers=site.auth("aud")).status_code == 403
+    assert site.client.get(url, headers=site.auth("pia")).status_code == 200
+
+
+@sqlite_only
+def test_an_unexpected_error_is_a_dutch_500_without_its_text(
+    site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken() -> None:
+        raise RuntimeError("geheim: SELECT * FROM app_user")
+
+    site.app.add_api_route("/api/kapot", broken)
+    site.app.add_api_route("/kapot", broken)
+    client = TestClient(site.app, base_url="https://testserver", raise_server_exceptions=False)
+    api = client.get("/api/kapot")
+    assert api.status_code == 500
+    assert api.headers["content-type"] == "application/problem+json"
+    assert api.json()["title"] == "Interne fout" and "beheerder" in api.json()["detail"]
+    page = client.get("/kapot")
+    assert page.status_code == 500 and page.headers["content-type"].startswith("text/html")
+    assert "Interne fout" in page.text
+    assert "geheim" not in api.text + page.text
+    assert "geheim: SELECT" in caplog.text  # logged on the server
+
+
+@sqlite_only
+@pytest.mark.parametrize("name", ["events.jsonl", "events.csv"])
+def test_an_upload_that_is_not_utf8_is_refused_in_dutch(site: Site, name: str) -> None:
+    # Needs workflows.importer to refuse undecodable files with InvalidInput.
+    content = "id,vacancy,event,at,actor,data\nx,VAC-é,open,,,\n".encode("latin-1")
+    files = {"file": (name, content, "text/plain")}
+    answer = site.client.post("/api/imports", files=files, headers=site.auth("rita"))
+    assert answer.status_code in (400, 422), answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert "UTF-8" in answer.json()["detail"]
+
+
+@sqlite_only
+def test_an_oversized_upload_is_refused_whole_not_cut_off(site: Site) -> None:
+    from procedures.organisation import sample_csv
+    from procedures.queries import directorate_choices
+
+    site.app.state.settings = site.app.state.settings.model_copy(update={"upload_max_bytes": 300})
+    with Session(site.engine) as session:
+        before = directorate_choices(session)
+    organisation = sample_csv().encode()
+    assert len(organisation) > 300
+    files = {"file": ("org.csv", organisation, "text/csv")}
+    answer = site.client.post("/api/organisation", files=files, headers=site.auth("adm"))
+    assert answer.status_code == 413, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert "te groot" in answer.json()["detail"] and "idflow org load" in answer.json()["detail"]
+    with Session(site.engine) as session:
+        assert directorate_choices(session) == before
+    lines = [_open_line(f"i-{n}", f"VAC-{n}") for n in range(5)]
+    content = "\n".join(json.dumps(line) for line in lines).encode()
+    files = {"file": ("events.jsonl", content, "application/x-ndjson")}
+    answer = site.client.post("/api/imports", files=files, headers=site.auth("rita"))
+    assert answer.status_code == 413 and "idflow import" in answer.json()["detail"]
+
+
+@sqlite_only
+def test_the_dashboard_rolls_up_in_its_own_transaction_before_reading(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import procedures.tallies
+    import web.views
+
+    seen: dict[str, Any] = {}
+    roll_up, overview = procedures.tallies.roll_up, web.views.indicator_overview
+
+    def spy_roll_up(session: Session, *args: Any, **kwargs: Any) -> Any:
+        seen["roll_up"] = session
+        return roll_up(session, *args, **kwargs)
+
+    def spy_overview(session: Session, *args: Any, **kwargs: Any) -> Any:
+        rolled = seen["roll_up"]
+        seen["separate"] = rolled is not session and not rolled.in_transaction()
+        return overview(session, *args, **kwargs)
+
+    monkeypatch.setattr(web.views, "roll_up", spy_roll_up)
+    monkeypatch.setattr(web.views, "indicator_overview", spy_overview)
+    assert site.browser("pia").get("/dashboard").status_code == 200
+    assert seen["separate"] is True

@@ -42,11 +42,21 @@ EXPECTED: dict[tuple[str, str], set[str] | str] = {
     ("POST", "/api/policy"): {"admin"},
     ("GET", "/api/users"): {"admin"},
     ("POST", "/api/users"): {"admin"},
+    ("POST", "/api/users/{username}/deactivate"): {"admin"},
+    ("POST", "/api/users/{username}/activate"): {"admin"},
+    ("GET", "/api/users/{username}/tokens"): {"admin"},
+    ("POST", "/api/tokens/{token_id}/revoke"): {"admin"},
     ("POST", "/api/tokens"): ALL,
     ("GET", "/api/me"): ALL,
 }
 ROLE_USER = {role: name for name, (role, _) in reversed(USERS.items())}  # rita for recruiter
-SAMPLE = {"{vacancy}": "VAC-1", "{quarter}": "2025Q1"}
+# Accounts that do not exist: the matrix must not deactivate the users it signs in with.
+SAMPLE = {
+    "{vacancy}": "VAC-1",
+    "{quarter}": "2025Q1",
+    "{username}": "niemand",
+    "{token_id}": "999999",
+}
 
 
 def app_routes(app: FastAPI) -> Iterator[tuple[str, str]]:

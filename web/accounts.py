@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from models import Directorate
 from models.tables import ApiToken, User, UserDirectorate
-from procedures.errors import InvalidInput, RuleViolation
+from procedures.errors import InvalidInput, RefusedError, RuleViolation
 from web.roles import ROLES, SCOPED_ROLES
 
 _HASHER = PasswordHasher()
@@ -22,6 +22,12 @@ _HASHER = PasswordHasher()
 _DUMMY_HASH = _HASHER.hash("idflow-dummy-password")
 TOKEN_PREFIX = "idf_"
 MIN_PASSWORD = 12
+
+
+class UnknownAccount(RefusedError):
+    """No user with that name, or no API token with that id."""
+
+    http_status = 404
 
 
 @dataclass(frozen=True)
@@ -133,6 +139,90 @@ def user_for_token(session: Session, token: str) -> int | None:
 def token_hash(token: str) -> str:
     # Tokens are long random strings, so a fast hash is enough (no dictionary to guess from).
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def find_user(session: Session, username: str) -> User:
+    """The user with this name, or ``UnknownAccount``."""
+    user = session.exec(select(User).where(User.username == username.strip())).first()
+    if user is None or user.id is None:
+        raise UnknownAccount(f"Gebruiker '{username}' bestaat niet.")
+    return user
+
+
+def deactivate_user(session: Session, username: str) -> tuple[User, int]:
+    """Deactivate a user and revoke all their API tokens: (user, tokens revoked).
+
+    Sign-in, the session cookie (checked at every request) and the tokens stop working at
+    once. The last active admin is kept, or nobody could manage users from the web app."""
+    user = find_user(session, username)
+    if user.role == "admin" and user.active and _active_admins(session) <= 1:
+        raise RuleViolation(
+            f"Gebruiker '{user.username}' is de laatste actieve beheerder en blijft actief; "
+            "maak eerst een andere beheerder aan."
+        )
+    user.active = False
+    session.add(user)
+    assert user.id is not None
+    revoked = revoke_tokens(session, user.id)
+    session.flush()
+    return user, revoked
+
+
+def activate_user(session: Session, username: str) -> User:
+    """Let a deactivated user sign in again; revoked tokens stay revoked."""
+    user = find_user(session, username)
+    user.active = True
+    session.add(user)
+    session.flush()
+    return user
+
+
+def _active_admins(session: Session) -> int:
+    statement = select(func.count()).where(User.role == "admin", col(User.active).is_(True))
+    return int(session.exec(statement).one())
+
+
+def revoke_tokens(session: Session, user_id: int) -> int:
+    """Revoke every unrevoked API token of a user; the number revoked."""
+    tokens = session.exec(
+        select(ApiToken).where(ApiToken.user_id == user_id, col(ApiToken.revoked).is_(False))
+    ).all()
+    for row in tokens:
+        row.revoked = True
+        session.add(row)
+    session.flush()
+    return len(tokens)
+
+
+def revoke_token(session: Session, token_id: int) -> dict[str, object]:
+    """Revoke one API token by id (revoking it again changes nothing); its row."""
+    row = session.get(ApiToken, token_id)
+    if row is None:
+        raise UnknownAccount(f"API-token {token_id} bestaat niet.")
+    row.revoked = True
+    session.add(row)
+    session.flush()
+    return _token_row(session, row)
+
+
+def token_rows(session: Session, username: str) -> list[dict[str, object]]:
+    """A user's API tokens, oldest first: id, label, created, revoked (never the hash)."""
+    user = find_user(session, username)
+    statement = select(ApiToken).where(ApiToken.user_id == user.id).order_by(col(ApiToken.id))
+    return [_token_row(session, row, user.username) for row in session.exec(statement)]
+
+
+def _token_row(session: Session, row: ApiToken, username: str | None = None) -> dict[str, object]:
+    if username is None:
+        owner = session.get(User, row.user_id)
+        username = owner.username if owner else ""
+    return {
+        "id": row.id,
+        "username": username,
+        "label": row.label,
+        "created_at": row.created_at.isoformat(),
+        "revoked": row.revoked,
+    }
 
 
 def user_rows(session: Session) -> list[dict[str, object]]:

@@ -4,22 +4,33 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, File, Path, Query, Request, Response, UploadFile
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from models import get_engine
 from procedures.audit import verify_log
 from procedures.chart import STATE_LABELS
 from procedures.engine import Applied
 from procedures.errors import InvalidInput
+from procedures.events import dutch_errors
 from procedures.organisation import load_organisation, parse_org_csv
 from procedures.policy import Policy
 from procedures.queries import alert_rows, directorate_choices, find_procedures
 from procedures.setup import add_policy
 from procedures.textcheck import check_text
-from web.accounts import Principal, create_user, issue_token, user_rows
+from web.accounts import (
+    Principal,
+    activate_user,
+    create_user,
+    deactivate_user,
+    issue_token,
+    revoke_token,
+    token_rows,
+    user_rows,
+)
 from web.deps import Allow, unit
-from web.problems import PROBLEM_TYPE, problem
+from web.problems import PROBLEM_TYPE, UploadTooLarge, problem
+from web.roles import may
 from web.service import CONTENT_TYPES, import_upload, report_file, send_event, visible_detail
 
 WHOLE_MUNICIPALITY = (
@@ -27,6 +38,12 @@ WHOLE_MUNICIPALITY = (
     "recruiter downloadt u de cijfers van uw eigen directies als JSON of CSV."
 )
 PROBLEM = {"model": dict, "content": {PROBLEM_TYPE: {}}, "description": "Probleemdetails"}
+TOO_LARGE: dict[int | str, dict[str, Any]] = {413: PROBLEM | {"description": "Bestand te groot"}}
+AT_DESCRIPTION = (
+    "Tijdstip in ISO 8601, als tekst (bijv. 2025-01-06T09:30:00+01:00; zonder offset is het "
+    "Nederlandse tijd); standaard nu"
+)
+AT_EXAMPLE = "2025-01-06T09:30:00+01:00"
 router = APIRouter(
     prefix="/api",
     responses={
@@ -47,14 +64,16 @@ class OpenIn(_In):
     title: str = Field(examples=["Teamleider"])
     kind: Literal["internal", "external"] = "external"
     id: str | None = Field(None, description="Gebeurtenis-id; standaard een nieuw id")
-    at: datetime | None = Field(None, description="Tijdstip (ISO 8601); standaard nu")
+    # Text, checked by the event parser like every other entry point's: a number (or a date
+    # type that takes numbers) would be read as Unix time.
+    at: str | None = Field(None, description=AT_DESCRIPTION, examples=[AT_EXAMPLE])
 
 
 class EventBody(_In):
     event: str = Field(examples=["approve_text"])
     data: dict[str, Any] = Field(default_factory=dict)
-    id: str | None = None
-    at: datetime | None = None
+    id: str | None = Field(None, description="Gebeurtenis-id; standaard een nieuw id")
+    at: str | None = Field(None, description=AT_DESCRIPTION, examples=[AT_EXAMPLE])
     expected_version: int | None = None
 
 
@@ -85,6 +104,18 @@ class UserIn(_In):
 def _applied(result: Applied, response: Response) -> Applied:
     response.status_code = 201 if result.status == "applied" else 200
     return result
+
+
+def _upload(request: Request, file: UploadFile, command: str) -> bytes:
+    """The uploaded file, or ``UploadTooLarge`` (never a silently cut file)."""
+    limit = request.app.state.settings.upload_max_bytes
+    content = file.file.read(limit + 1)
+    if len(content) > limit:
+        raise UploadTooLarge(
+            f"Het bestand is te groot voor een upload (hoogstens {limit} bytes); "
+            f"gebruik '{command}'. Er is niets verwerkt."
+        )
+    return content
 
 
 @router.get("/vacancies", response_model=list[VacancyOut])
@@ -143,7 +174,7 @@ def advance_vacancy(
     return _applied(result, response)
 
 
-@router.post("/imports")
+@router.post("/imports", responses=TOO_LARGE)
 def import_file(
     request: Request,
     file: UploadFile = File(..., description="JSON Lines- of CSV-bestand"),
@@ -151,9 +182,7 @@ def import_file(
     who: Principal = Depends(Allow("advance")),
 ) -> dict[str, Any]:
     """Import events (each atomic); the summary lists refused lines with their reasons."""
-    content = file.file.read(request.app.state.settings.upload_max_bytes + 1)
-    if len(content) > request.app.state.settings.upload_max_bytes:
-        raise InvalidInput("Het bestand is te groot voor een upload; gebruik 'idflow import'.")
+    content = _upload(request, file, "idflow import")
     fmt = format or ("csv" if (file.filename or "").lower().endswith(".csv") else "jsonl")
     summary = import_upload(get_engine(request.app.state.database_url), who, content, fmt)
     refused = [{"line": n, "reason": reason} for n, reason in summary.refused]
@@ -172,7 +201,7 @@ def download_report(
     who: Principal = Depends(Allow("report")),
 ) -> Response:
     """The quarterly report of your directorates; unsuppressed figures for P&O and auditors."""
-    if not suppress and who.role not in ("pno", "auditor"):
+    if not suppress and not may(who.role, "report_unsuppressed"):
         return problem(403, "Ongemaskeerde cijfers zijn alleen voor P&O en auditors.", request)
     if who.scope is not None and format in ("xlsx", "html"):
         return problem(403, WHOLE_MUNICIPALITY, request)
@@ -217,14 +246,21 @@ def organisation(
         return directorate_choices(session)
 
 
-@router.post("/organisation")
+@router.post("/organisation", responses=TOO_LARGE)
 def load_org(
     request: Request,
     file: UploadFile = File(..., description="CSV: cluster_code,cluster_name,..."),
     who: Principal = Depends(Allow("admin")),
 ) -> dict[str, int]:
     """Load the organisation (names and clusters change; codes are stable)."""
-    text = file.file.read(request.app.state.settings.upload_max_bytes).decode("utf-8", "replace")
+    content = _upload(request, file, "idflow org load")
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidInput(
+            "Het organisatiebestand is geen UTF-8-tekst; sla het op als UTF-8 en probeer het "
+            "opnieuw. Er is niets geladen."
+        ) from None
     with unit(request) as session:
         return asdict(load_organisation(session, parse_org_csv(text)))
 
@@ -236,8 +272,8 @@ def new_policy(
     """Store a new policy version; it applies to procedures opened from now on."""
     try:
         policy = Policy.model_validate(body)
-    except ValueError as error:
-        raise InvalidInput(f"Ongeldig beleid: {error}") from None
+    except ValidationError as error:
+        raise InvalidInput(dutch_errors(error, "beleidsversie")) from None
     with unit(request) as session:
         add_policy(session, policy)
     return policy.to_json()
@@ -258,6 +294,51 @@ def add_user(
     with unit(request) as session:
         user = create_user(session, body.username, body.password, body.role, body.directorates)
     return {"username": user.username, "role": user.role}
+
+
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: PROBLEM | {"description": "Onbekende gebruiker of onbekend token"}
+}
+
+
+@router.post("/users/{username}/deactivate", responses=NOT_FOUND)
+def deactivate(
+    username: str, request: Request, who: Principal = Depends(Allow("admin"))
+) -> dict[str, Any]:
+    """Deactivate a user: sign-in, sessions and every API token stop working at once."""
+    with unit(request) as session:
+        user, revoked = deactivate_user(session, username)
+    return {"username": user.username, "active": False, "tokens_revoked": revoked}
+
+
+@router.post("/users/{username}/activate", responses=NOT_FOUND)
+def activate(
+    username: str, request: Request, who: Principal = Depends(Allow("admin"))
+) -> dict[str, Any]:
+    """Activate a user again (revoked tokens stay revoked; issue new ones)."""
+    with unit(request) as session:
+        user = activate_user(session, username)
+    return {"username": user.username, "active": True}
+
+
+@router.get("/users/{username}/tokens", responses=NOT_FOUND)
+def user_tokens(
+    username: str, request: Request, who: Principal = Depends(Allow("admin"))
+) -> list[dict[str, Any]]:
+    """A user's API tokens: id, label, created, revoked (never the token)."""
+    with unit(request) as session:
+        return token_rows(session, username)
+
+
+@router.post("/tokens/{token_id}/revoke", responses=NOT_FOUND)
+def revoke(
+    request: Request,
+    token_id: int = Path(ge=1, le=2**31 - 1),
+    who: Principal = Depends(Allow("admin")),
+) -> dict[str, Any]:
+    """Revoke one API token by its id (see the user's token list)."""
+    with unit(request) as session:
+        return revoke_token(session, token_id)
 
 
 @router.post("/tokens", status_code=201)

@@ -10,16 +10,19 @@ from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 
 from models import Settings, get_settings
+from procedures.alerts import KIND_LABELS
 from procedures.chart import STATE_LABELS
 from procedures.policy import AMSTERDAM
 from web import api, pages, problems
 from web.accounts import LoginLimiter
 
-ALERT_LABELS = {
-    "not_met": "stap niet voldaan",
-    "rooney_released": "Rooney Rule vrijgegeven",
-    "rooney_round_failed": "nieuwe Rooney-ronde",
-    "overdue": "over de termijn",
+# The delivery status of an alert cause (outbox row), as notifications/ sets it.
+ALERT_STATUS_LABELS = {
+    "pending": "nog niet verdeeld",
+    "routed": "wordt verzonden",
+    "unrouted": "geen ontvanger",
+    "delivered": "verzonden",
+    "failed": "verzenden mislukt",
 }
 DESCRIPTION = (
     "JSON-API van idflow: vacatureprocedures openen en doorzetten, bekijken, importeren, "
@@ -65,7 +68,11 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
 
 def _templates(directory: str) -> Jinja2Templates:
     templates = Jinja2Templates(directory=directory)
-    templates.env.globals |= {"state_labels": STATE_LABELS, "alert_labels": ALERT_LABELS}
+    templates.env.globals |= {
+        "state_labels": STATE_LABELS,
+        "alert_labels": KIND_LABELS,
+        "alert_status_labels": ALERT_STATUS_LABELS,
+    }
     templates.env.filters["localdate"] = _local_date
     return templates
 

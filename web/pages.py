@@ -7,6 +7,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from models import get_engine
 from procedures.errors import IdflowError
 from procedures.queries import directorate_choices, find_procedures
 from web.accounts import Principal, authenticate, create_user, user_rows
@@ -17,6 +18,7 @@ from web.views import (
     dashboard_context,
     event_data,
     open_fields,
+    roll_up_now,
     text_check_view,
     vacancy_context,
 )
@@ -206,6 +208,7 @@ async def _run(request: Request, action: Any) -> Response:
 
 @router.get("/dashboard")
 def dashboard(request: Request, who: Principal = Depends(Allow("dashboard"))) -> Response:
+    roll_up_now(get_engine(request.app.state.database_url))
     with unit(request) as session:
         context = dashboard_context(session, datetime.now(UTC))
     return render(request, "dashboard.html", context, who)

@@ -1,5 +1,6 @@
 """Errors as answers: RFC 9457 problem details for the API, Dutch pages for people."""
 
+import logging
 from typing import Any
 
 from fastapi import Request
@@ -7,8 +8,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
-from procedures.errors import IdflowError
+from procedures.errors import IdflowError, InvalidInput
 from web.deps import CsrfFailed, Forbidden, NotSignedIn
+
+log = logging.getLogger("idflow.web")
 
 PROBLEM_TYPE = "application/problem+json"
 TITLES = {
@@ -29,11 +32,21 @@ MESSAGES = {
     403: "Uw rol geeft geen toegang tot deze functie.",
     404: "Deze pagina of dit adres bestaat niet.",
     405: "Deze methode is hier niet toegestaan.",
+    500: (
+        "Er ging iets mis aan onze kant. Probeer het nog eens; blijft het misgaan, meld het "
+        "dan bij de beheerder (met het tijdstip)."
+    ),
 }
 CSRF_MESSAGE = (
     "Het formulier is verlopen of komt niet van deze site (CSRF-controle); "
     "laad de pagina opnieuw en probeer het nog eens."
 )
+
+
+class UploadTooLarge(InvalidInput):
+    """An upload over the configured maximum: refused whole, never cut off."""
+
+    http_status = 413
 
 
 def problem(status: int, detail: str, request: Request | None = None, **extra: Any) -> JSONResponse:
@@ -83,13 +96,29 @@ def install(app: Any) -> None:
         detail = error.detail if isinstance(error.detail, str) else ""
         return _answer(request, error.status_code, MESSAGES.get(error.status_code, detail))
 
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, error: Exception) -> Response:
+        # The exception text may hold SQL, paths or data: it goes to the log, not the answer.
+        log.error(
+            "Onverwachte fout bij %s %s",
+            request.method,
+            request.url.path,
+            exc_info=(type(error), error, error.__traceback__),
+        )
+        return _answer(request, 500, MESSAGES[500])
+
 
 def _answer(request: Request, status: int, detail: str) -> Response:
     if wants_json(request):
         return problem(status, detail, request)
     templates = request.app.state.templates
     context = {"title": TITLES.get(status, "Fout"), "detail": detail, "status": status}
-    return templates.TemplateResponse(request, "error.html", context, status_code=status)
+    try:
+        return templates.TemplateResponse(request, "error.html", context, status_code=status)
+    except Exception:  # the page itself failed: still a Dutch answer, never a traceback
+        log.exception("De foutpagina kon niet worden gemaakt")
+        text = f"{context['title']}: {detail}"
+        return Response(text, status_code=status, media_type="text/plain; charset=utf-8")
 
 
 _REQUEST_MESSAGES = {
@@ -115,10 +144,20 @@ _REQUEST_MESSAGES = {
 }
 
 
+# Fields whose refusal says more than the type's general message.
+_FIELD_MESSAGES = {
+    ("at", "string_type"): "moet een tijdstip in ISO 8601 zijn, als tekst "
+    "(bijv. 2025-01-06T09:30:00+01:00)",
+}
+
+
 def request_errors(errors: Any) -> str:
     """FastAPI's validation errors as one Dutch sentence per problem."""
     parts = []
     for item in errors:
-        where = ".".join(str(p) for p in item.get("loc", ()) if p != "body") or "verzoek"
-        parts.append(f"{where}: {_REQUEST_MESSAGES.get(item.get('type'), item.get('msg', ''))}")
+        loc = [str(p) for p in item.get("loc", ()) if p != "body"]
+        where = ".".join(loc) or "verzoek"
+        kind = item.get("type")
+        text = _FIELD_MESSAGES.get((loc[-1] if loc else "", kind)) or _REQUEST_MESSAGES.get(kind)
+        parts.append(f"{where}: {text or item.get('msg', '')}")
     return "Ongeldig verzoek: " + "; ".join(parts) + "."

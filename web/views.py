@@ -4,32 +4,46 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlmodel import Session
 
+from models import session_scope
 from procedures.calendar import last_finished_quarter, quarter_of, recent_quarters
 from procedures.chart import STATE_LABELS, STEP_LABELS, STEPS
 from procedures.engine import current_policy_version, load_policy
 from procedures.events import DATA_SCHEMAS
 from procedures.queries import alert_rows, find_procedures, indicator_overview
-from procedures.report import INDICATOR_LABELS, INDICATORS, MUNICIPALITY, NORM_PCT, Cell
+from procedures.report import (
+    INDICATOR_LABELS,
+    INDICATORS,
+    MUNICIPALITY,
+    NORM_PCT,
+    STATUS_LABELS,
+    Cell,
+)
+from procedures.report import OUTCOME_LABELS as REPORT_OUTCOME_LABELS
 from procedures.tallies import roll_up
 from procedures.textcheck import CATEGORY_LABELS, check_text
 from web.chart_view import chart_steps
-from web.forms import EVENT_LABELS, FIELD_LABELS, FormField, data_from_form, fields_for
+from web.forms import (
+    CHOICE_LABELS,
+    EVENT_LABELS,
+    FIELD_LABELS,
+    FormField,
+    data_from_form,
+    fields_for,
+)
 
+# The report's words, spelled out a little more for the one vacancy page.
 OUTCOME_LABELS = {
-    "met": "voldaan",
+    "met": REPORT_OUTCOME_LABELS["met"],
     "explained": "afwijking toegelicht",
-    "released": "vrijgegeven (na laatste ronde)",
-    "not_met": "niet voldaan, toelichting nodig",
+    "released": f"{REPORT_OUTCOME_LABELS['released']} (na de laatste ronde)",
+    "not_met": f"{REPORT_OUTCOME_LABELS['not_met']}, toelichting nodig",
     None: "nog open",
 }
-STATUS_LABELS = {
-    "on_norm": "op norm",
-    "explained": "afwijkingen toegelicht",
-    "below_norm": "onder norm",
-    "no_data": "geen gegevens",
-}
+# Stored codes in the history that read as their label (kind: intern/extern; step names).
+_CODED_FIELDS = frozenset({"kind", "step"})
 
 
 def text_check_view(text: str) -> dict[str, Any]:
@@ -87,7 +101,7 @@ def _history_row(row: dict[str, Any]) -> dict[str, Any]:
         "target_label": STATE_LABELS.get(row["target"], row["target"]),
         "outcome_label": _history_outcome(row),
         "explanation": explanation,
-        "details": ", ".join(f"{FIELD_LABELS.get(k, k)}: {_show(v)}" for k, v in data.items()),
+        "details": ", ".join(f"{FIELD_LABELS.get(k, k)}: {_show(k, v)}" for k, v in data.items()),
     }
 
 
@@ -99,7 +113,9 @@ def _history_outcome(row: dict[str, Any]) -> str:
     return ""
 
 
-def _show(value: Any) -> str:
+def _show(name: str, value: Any) -> str:
+    if name in _CODED_FIELDS and isinstance(value, str):
+        return CHOICE_LABELS.get(value, value)
     if isinstance(value, dict):
         return f"{sum(1 for v in value.values() if v)} van {len(value)} aangevinkt"
     if isinstance(value, list):
@@ -130,9 +146,19 @@ def open_fields(session: Session, directorates: list[dict[str, str]]) -> list[Fo
     return fields
 
 
+def roll_up_now(engine: Engine) -> None:
+    """Bring the tallies up to date with the log (incremental, cheap) in a short transaction
+    of its own, committed before the page reads: on PostgreSQL the roll-up locks the
+    transition table against writers, which must last the roll-up only, not the page."""
+    with session_scope(engine) as session:
+        roll_up(session)
+
+
 def dashboard_context(session: Session, now: datetime) -> dict[str, Any]:
-    """Indicators of the current quarter against the norm, the trend, what needs attention."""
-    roll_up(session)  # bring the tallies up to date with the log (incremental, cheap)
+    """Indicators of the current quarter against the norm, the trend, what needs attention.
+
+    The caller rolls the tallies up first, in a transaction of its own (see ``roll_up_now``).
+    """
     current = quarter_of(now)
     quarters = recent_quarters(current, 5)
     overview = indicator_overview(session, quarters)
