@@ -10,7 +10,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks import bulk, interactive, rollup, workload
+from benchmarks import bulk, interactive, rollup, web, workload
 from benchmarks.databases import fresh_database, postgres_available
 
 
@@ -36,10 +36,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="idflow-bench-") as tmp:
         workdir = Path(tmp)
         for kind in kinds:
-            rows += _interactive(kind, workdir, args.interactive)
-            rows += _bulk(kind, workdir, args.bulk)
-            for size in (int(s) for s in args.rollup_sizes.split(",")):
+            if args.interactive:  # 0 leaves a measurement out
+                rows += _interactive(kind, workdir, args.interactive)
+            if args.bulk:
+                rows += _bulk(kind, workdir, args.bulk)
+            for size in (int(s) for s in args.rollup_sizes.split(",") if s):
                 rows += _rollup(kind, workdir, size, args.incremental)
+            if args.web:
+                rows += _web(kind, workdir, args.web, args.clients)
     console.print(_table(rows))
     console.print(
         f"Machine: {platform.processor() or platform.machine()}, "
@@ -56,6 +60,8 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--bulk", type=int, default=100_000, help="events in the import file")
     parser.add_argument("--rollup-sizes", default="100000,1000000,10000000")
     parser.add_argument("--incremental", type=int, default=10_000)
+    parser.add_argument("--web", type=int, default=5_000, help="events sent through the API")
+    parser.add_argument("--clients", type=int, default=32, help="concurrent web clients")
     parser.add_argument("--json", help="also write the rows as JSON to this file")
     return parser.parse_args()
 
@@ -132,6 +138,38 @@ def _rollup(kind: str, workdir: Path, size: int, incremental: int) -> list[Row]:
     ]
 
 
+def _web(kind: str, workdir: Path, count: int, clients: int) -> list[Row]:
+    events = workload.events(count)
+    with fresh_database(kind, workdir) as url:
+        advancing, floor = web.run(url, events, clients)
+        log = web.check_log(url, advancing.created)
+    label = f"web, {clients} clients, {len(events):,} events via de API"
+    return [
+        Row(kind, f"{label}: p50", advancing.p50_ms, "ms", floor.p50_ms, "-", None),
+        Row(
+            kind,
+            f"{label}: p99",
+            advancing.p99_ms,
+            "ms",
+            floor.p99_ms,
+            "< 50 ms",
+            advancing.p99_ms < 50,
+        ),
+        Row(kind, f"{label}: doorvoer", advancing.rate, "events/s", floor.rate, "-", None),
+        Row(
+            kind,
+            f"web: kwijt of dubbel (201: {log.sent:,}, log: {log.stored:,}, "
+            f"unieke ids: {log.distinct:,}, ketenbreuken: {log.chain_breaks}, "
+            f"fouten: {advancing.failed})",
+            abs(log.sent - log.stored) + (log.stored - log.distinct) + log.chain_breaks,
+            "stuks",
+            None,
+            "0",
+            log.intact and advancing.failed == 0,
+        ),
+    ]
+
+
 def _table(rows: list[Row]) -> Table:
     table = Table(title="idflow benchmarks: gemeten naast de limiet (zelfde run, zelfde database)")
     for name in ("database", "meting", "gemeten", "limiet", "verhouding", "doel", "gehaald"):
@@ -139,7 +177,8 @@ def _table(rows: list[Row]) -> Table:
     for r in rows:
         ratio = "-"
         if r.limit:  # rates: share of the limit reached; durations: times the limit
-            ratio = f"{r.figure / r.limit:.0%}" if r.unit != "s" else f"{r.figure / r.limit:.1f}x"
+            duration = r.unit in ("s", "ms")
+            ratio = f"{r.figure / r.limit:.1f}x" if duration else f"{r.figure / r.limit:.0%}"
         limit = f"{r.limit:,.2f} {r.unit}" if r.limit is not None else "-"
         met = {True: "ja", False: "NEE", None: "-"}[r.met]
         table.add_row(

@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlmodel import Session
 
-from models.database import get_engine
+from models.database import dispose_engine, get_engine
 from procedures.setup import initialise
 
 POSTGRES_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
@@ -21,7 +21,12 @@ def fresh_database(kind: str, workdir: Path) -> Iterator[str]:
         path = workdir / f"bench-{uuid.uuid4().hex[:8]}.db"
         url = f"sqlite:///{path}"
         _initialise(url)
-        yield url
+        try:
+            yield url
+        finally:  # a 10M-transition file is gigabytes: gone as soon as it is measured
+            dispose_engine(url)
+            for leftover in workdir.glob(f"{path.name}*"):
+                leftover.unlink()
         return
     name = f"idflow_bench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(f"{POSTGRES_SERVER}/postgres", isolation_level="AUTOCOMMIT")
@@ -32,7 +37,7 @@ def fresh_database(kind: str, workdir: Path) -> Iterator[str]:
         _initialise(url)
         yield url
     finally:
-        get_engine(url).dispose()
+        dispose_engine(url)
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()

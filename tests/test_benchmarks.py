@@ -24,6 +24,10 @@ def test_benchmark_command_measures_each_figure_beside_its_limit(tmp_path: Path)
         "2000",
         "--incremental",
         "200",
+        "--web",
+        "150",
+        "--clients",
+        "4",
         "--json",
         str(out),
     ]
@@ -35,5 +39,10 @@ def test_benchmark_command_measures_each_figure_beside_its_limit(tmp_path: Path)
     assert any(m.startswith("interactief") for m in measures)
     assert any(m.startswith("bulk import") for m in measures)
     assert sum(m.startswith("roll-up") for m in measures) == 2
-    for row in rows:
+    timed = [row for row in rows if not row["measure"].startswith("web: kwijt of dubbel")]
+    assert sum(m.startswith("web, 4 clients") for m in measures) == 3  # p50, p99, throughput
+    for row in timed:
         assert row["figure"] > 0 and row["limit"] > 0, row
+    # After the concurrent clients, every accepted event is in the log exactly once.
+    [check] = [row for row in rows if row["measure"].startswith("web: kwijt of dubbel")]
+    assert check["figure"] == 0 and check["met"] is True, check
