@@ -16,19 +16,28 @@ from models import RollupPosition, Tally
 
 POSITION = "tallies"
 
+# One scan of the new transitions (MATERIALIZED: both databases compute ``g`` once): each
+# finished step counts one for its outcome, and each ``explain`` (counted there as explained)
+# also takes one from ``not_met`` in the quarter of the step it amends.
 _DELTAS = text(
     """
+    WITH g AS MATERIALIZED (
+        SELECT quarter, directorate, indicator, outcome,
+               SUM(CASE WHEN outcome IS NOT NULL THEN 1 ELSE 0 END) AS n,
+               SUM(CASE WHEN event = 'explain' THEN 1 ELSE 0 END) AS explains
+          FROM transition
+         WHERE id > :low AND id <= :high AND quarter IS NOT NULL
+           AND (outcome IS NOT NULL OR event = 'explain')
+         GROUP BY quarter, directorate, indicator, outcome
+    )
     INSERT INTO tally (quarter, directorate, indicator, outcome, count)
     SELECT quarter, directorate, indicator, outcome, SUM(n) FROM (
-        SELECT quarter, directorate, indicator, outcome, 1 AS n
-          FROM transition
-         WHERE id > :low AND id <= :high AND outcome IS NOT NULL
+        SELECT quarter, directorate, indicator, outcome, n FROM g WHERE outcome IS NOT NULL
         UNION ALL
-        SELECT quarter, directorate, indicator, 'not_met' AS outcome, -1 AS n
-          FROM transition
-         WHERE id > :low AND id <= :high AND event = 'explain'
+        SELECT quarter, directorate, indicator, 'not_met' AS outcome, -explains AS n
+          FROM g WHERE explains > 0
     ) AS deltas
-    WHERE quarter IS NOT NULL
+    WHERE true
     GROUP BY quarter, directorate, indicator, outcome
     ON CONFLICT (quarter, directorate, indicator, outcome)
     DO UPDATE SET count = tally.count + excluded.count
