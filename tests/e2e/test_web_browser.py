@@ -198,3 +198,48 @@ def test_pno_reads_the_dashboard(page: object) -> None:
     expect(page.locator("#clusters")).to_contain_text("Gemeente totaal")  # type: ignore[attr-defined]
     expect(page.locator("#downloads a", has_text="CSV").first).to_be_visible()  # type: ignore[attr-defined]
     shoot(page, "dashboard")
+
+
+def test_the_html_report_shows_its_charts_offline_and_prints_in_chromium(
+    browser: object, tmp_path: Path
+) -> None:
+    """The kwartaalrapportage as P&O opens it: a file, no network, charts drawn, printable."""
+    from procedures.engine import apply_event
+    from procedures.events import parse_event
+    from procedures.report import report_book
+    from procedures.tallies import roll_up
+    from workflows.report_html import render_html
+
+    url = f"sqlite:///{tmp_path / 'report.db'}"
+    engine = get_engine(url)
+    opened = {"directorate": "SOC-OJZ", "scale": 12, "title": "Teamleider", "kind": "external"}
+    events = [(f"V{n}", "open", "2025-01-06T09:00:00+01:00", opened) for n in range(6)]
+    events += [(f"V{n}", "approve_text", "2025-02-03T09:00:00+01:00", {}) for n in range(5)]
+    events += [("V5", "deviate_text", "2025-02-04T09:00:00+01:00", {})]
+    with Session(engine) as session:
+        initialise(engine, session)
+        for n, (vacancy, event, at, data) in enumerate(events):
+            raw = {"id": f"r-{n}", "vacancy": vacancy, "event": event, "at": at}
+            apply_event(session, parse_event(raw | {"actor": "r", "data": data}), "test")
+        roll_up(session)
+        book = report_book(session, "2025Q1", threshold=5, suppress=False)
+        session.commit()
+    dispose_engine(url)
+    path = tmp_path / "2025Q1.html"
+    path.write_text(render_html(book), encoding="utf-8")
+
+    context = browser.new_context(offline=True, viewport={"width": 1100, "height": 900})  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.goto(path.as_uri())
+    charts = page.locator("svg")
+    assert charts.count() == 10  # per indicator: % met per cluster, and the trend
+    for index in range(charts.count()):
+        box = charts.nth(index).bounding_box()
+        assert box is not None and box["width"] > 100 and box["height"] > 20, (index, box)
+    assert (
+        page.locator("svg rect").count() > 0 and page.locator("svg .norm").count() == 10
+    )  # the 100% line in each
+    shoot(page, "kwartaalrapportage")
+    pdf = page.pdf(format="A4")
+    assert pdf.startswith(b"%PDF") and len(pdf) > 10_000
+    context.close()
