@@ -32,6 +32,7 @@ from web.deps import Allow, unit
 from web.problems import PROBLEM_TYPE, UploadTooLarge, problem
 from web.roles import may
 from web.service import CONTENT_TYPES, import_upload, report_file, send_event, visible_detail
+from workflows.importer import decode_utf8
 
 WHOLE_MUNICIPALITY = (
     "De XLSX- en HTML-rapportage gaan over de hele gemeente (met clustertotalen); als "
@@ -253,14 +254,7 @@ def load_org(
     who: Principal = Depends(Allow("admin")),
 ) -> dict[str, int]:
     """Load the organisation (names and clusters change; codes are stable)."""
-    content = _upload(request, file, "idflow org load")
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InvalidInput(
-            "Het organisatiebestand is geen UTF-8-tekst; sla het op als UTF-8 en probeer het "
-            "opnieuw. Er is niets geladen."
-        ) from None
+    text = decode_utf8(_upload(request, file, "idflow org load"))
     with unit(request) as session:
         return asdict(load_organisation(session, parse_org_csv(text)))
 
