@@ -2,14 +2,23 @@
 
 The chart decides which events are allowed, validates their data against the policy and
 records its decision (step, outcome, round) on the model it runs on.
+
+``VacancyChart`` is the only definition of the rules. The engine decides with
+:func:`decide`, which walks a transition table derived once from the chart's own states,
+transitions and callbacks: the same validators, guards and actions, called in the order
+python-statemachine calls them, without building an event queue per event (0.5 ms of the
+engine's 4.8 ms per event). ``tests/test_chart.py`` checks that both give the same answer.
 """
 
+import inspect
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from statemachine import Event, State, StateMachine
+from statemachine.callbacks import CallbackGroup
 
 from procedures.errors import RuleViolation
 from procedures.policy import Policy
@@ -280,6 +289,123 @@ def _thread_machine() -> tuple[VacancyChart, ProcedureView]:
         scratch = ProcedureView(policy=default_policy())
         cached = _local.machine = (VacancyChart(scratch, state_field="state"), scratch)
     return cached
+
+
+class NoTransition(Exception):
+    """The chart has no transition for this event in this state (or its guards all said no)."""
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """One transition of the chart, as the table holds it."""
+
+    target: str
+    validators: tuple[str, ...]
+    conds: tuple[tuple[str, bool], ...]  # (guard, the value it must return)
+    actions: tuple[str, ...]
+
+
+_SUPPORTED = {CallbackGroup.VALIDATOR, CallbackGroup.COND, CallbackGroup.ON}
+
+
+def _table() -> dict[tuple[str, str], tuple[_Rule, ...]]:
+    """(state, event) to the chart's transitions for it, in the order the chart tries them.
+
+    Only what this chart uses is supported (validators, guards and ``on`` actions named on
+    the transition); anything else, such as an ``on_enter_<state>`` method, stops the import
+    instead of being silently skipped.
+    """
+    table: dict[tuple[str, str], list[_Rule]] = {}
+    for state in VacancyChart.states:
+        for name in ("enter", "exit"):
+            if hasattr(VacancyChart, f"on_{name}_{state.id}"):
+                raise NotImplementedError(f"decide() does not run on_{name}_{state.id}")
+        for transition in state.transitions:
+            specs = list(transition.validators.list)
+            for spec in specs:
+                if spec.is_convention:
+                    if hasattr(VacancyChart, str(spec.attr_name)):
+                        raise NotImplementedError(f"decide() does not run {spec.attr_name}")
+                elif spec.group not in _SUPPORTED or not isinstance(spec.func, str):
+                    raise NotImplementedError(f"decide() does not run {spec.func!r}")
+            named = [spec for spec in specs if not spec.is_convention]
+            rule = _Rule(
+                target=transition.target.id,
+                validators=tuple(s.func for s in named if s.group == CallbackGroup.VALIDATOR),
+                conds=tuple(
+                    (s.func, bool(s.expected_value)) for s in named if s.group == CallbackGroup.COND
+                ),
+                actions=tuple(s.func for s in named if s.group == CallbackGroup.ON),
+            )
+            for event in transition.events:
+                table.setdefault((transition.source.id, event.id), []).append(rule)
+    return {key: tuple(rules) for key, rules in table.items()}
+
+
+TRANSITIONS = _table()
+
+
+class _Rules:
+    """The chart's callbacks run as plain functions on a view (what ``self.model`` reads);
+    the chart's own helpers (``self._finish``) are looked up on the chart."""
+
+    def __init__(self, view: ProcedureView) -> None:
+        self.model = view
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(VacancyChart, name).__get__(self)
+
+
+def _parameters(name: str) -> tuple[str, ...]:
+    function = getattr(VacancyChart, name)
+    return tuple(inspect.signature(function).parameters)[1:]  # without self
+
+
+_CALLBACKS: dict[str, tuple[Callable[..., Any], tuple[str, ...]]] = {
+    name: (getattr(VacancyChart, name), _parameters(name))
+    for rules in TRANSITIONS.values()
+    for rule in rules
+    for name in (*rule.validators, *(c for c, _ in rule.conds), *rule.actions)
+}
+
+
+def decide(view: ProcedureView, event: str, **kwargs: Any) -> None:
+    """Run ``event`` for ``view`` through the chart's transition table.
+
+    Same contract as :func:`send`: the view receives the new state and decision; a validator
+    raises its ``RuleViolation``; no transition whose guards pass raises :class:`NoTransition`
+    (where the machine raises ``TransitionNotAllowed``). The view is left untouched unless
+    the event is accepted.
+    """
+    state = view.state or "new"
+    rules = TRANSITIONS.get((state, event))
+    if not rules:
+        raise NoTransition(event, state)
+    scratch = ProcedureView(
+        policy=view.policy,
+        state=state,
+        round=view.round,
+        outcomes=dict(view.outcomes),
+        start_date=view.start_date,
+    )
+    runner = _Rules(scratch)
+    arguments = kwargs | {"event": event}
+    for rule in rules:
+        for name in rule.validators:
+            _call(runner, name, arguments)
+        if all(bool(_call(runner, name, arguments)) == expected for name, expected in rule.conds):
+            scratch.state = rule.target
+            for name in rule.actions:
+                _call(runner, name, arguments)
+            view.state, view.round, view.outcomes = scratch.state, scratch.round, scratch.outcomes
+            view.decision = scratch.decision
+            return
+    raise NoTransition(event, state)
+
+
+def _call(runner: _Rules, name: str, arguments: dict[str, Any]) -> Any:
+    function, parameters = _CALLBACKS[name]
+    return function(runner, **{p: arguments.get(p) for p in parameters})
 
 
 def events_in_state(view: ProcedureView) -> tuple[str, ...]:

@@ -3,6 +3,8 @@
 The expected table below is written from DOMAIN.md, not derived from the chart.
 """
 
+import itertools
+from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -12,7 +14,15 @@ from statemachine.exceptions import TransitionNotAllowed
 from support import CHECKLIST, EVENTS
 
 from models import Outbox, Procedure, Transition
-from procedures.chart import ProcedureView
+from procedures.chart import EVENTS as chart_events
+from procedures.chart import (
+    TRANSITIONS,
+    Decision,
+    NoTransition,
+    ProcedureView,
+    VacancyChart,
+    decide,
+)
 from procedures.chart import send as chart_send
 from procedures.errors import (
     EventNotAllowed,
@@ -22,6 +32,7 @@ from procedures.errors import (
     UnknownVacancy,
 )
 from procedures.events import DATA_SCHEMAS, parse_data, parse_event
+from procedures.evidence import text_evidence
 from procedures.policy import default_policy
 
 OPEN = {"directorate": "SOC-OJZ", "scale": 12, "title": "Teamleider", "kind": "external"}
@@ -555,3 +566,212 @@ def test_a_leave_date_before_the_start_date_is_refused_and_on_it_is_accepted(sen
         send("V1", "register_departure", _at(20), {"leave_date": day_before})
     result = send("V1", "register_departure", _at(21), {"leave_date": start})
     assert result.state == "exit_interview"
+
+
+# -- decide() against send(): the transition table agrees with the machine --------------
+#
+# An oracle test. ``send`` runs the python-statemachine machine; ``decide`` walks the table
+# derived from it. Both get every chart state, every event, rounds 1 to one past the
+# policy's last round, outcomes with each step unfinished, not_met, met, explained (and the
+# Rooney Rule released), with and without a start date, and for each event payloads that
+# reach every branch of its validators and guards. They must give the same answer.
+
+EXCLUSIONARY_TEXT = (
+    "Voor ons jong en dynamisch team zoeken wij een collega met moedertaal Nederlands."
+)
+CLEAN_TEXT = "Voor ons team zoeken wij een collega die goed samenwerkt en helder schrijft."
+ORACLE_STEPS = ("text", "biws", "rooney", "onboarding", "exit_interview")
+ORACLE_START = date(2025, 3, 1)
+_INCOMPLETE = {item: True for item in list(CHECKLIST)[1:]}  # the first item is missing
+_DEVIATIONS = {
+    event: [{}, {"explanation": "Spoed"}, {"explanation": " \t "}]
+    for event in (
+        "deviate_text",
+        "deviate_biws",
+        "deviate_shortlist",
+        "deviate_onboarding",
+        "deviate_exit_interview",
+    )
+}
+ORACLE_PAYLOADS: dict[str, list[dict[str, Any]]] = _DEVIATIONS | {
+    "open": [OPEN | {"scale": scale} for scale in (0, 1, 11, 12, 13, 18)],
+    "approve_text": [
+        {},
+        {"explanation": "Goedgekeurd"},
+        {"text": CLEAN_TEXT},
+        {"text": CLEAN_TEXT, "explanation": "Goedgekeurd"},
+        {"text": EXCLUSIONARY_TEXT},
+        {"text": EXCLUSIONARY_TEXT, "explanation": "  "},  # blank: no explanation
+        {"text": EXCLUSIONARY_TEXT, "explanation": "Traineeprogramma"},
+    ],
+    "complete_biws": [
+        {"checklist": CHECKLIST},
+        {"checklist": {}},
+        {"checklist": _INCOMPLETE},
+        {"checklist": CHECKLIST | {"independent_scoring": False}},
+        {"checklist": CHECKLIST | {"gut_feeling": True}},
+        {"checklist": _INCOMPLETE | {"gut_feeling": False}},  # unknown and missing
+    ],
+    # Rooney Rule met (at and above the share), missed, and more diverse than invited.
+    "submit_shortlist": [
+        {"invited": invited, "diverse": diverse}
+        for invited, diverse in [
+            (4, 2),  # met: exactly the share
+            (1, 1),  # met: above it
+            (5, 5),
+            (5, 3),
+            (4, 1),  # missed
+            (3, 0),
+            (5, 2),
+            (3, 4),  # more diverse than invited
+            (1, 2),
+        ]
+    ],
+    "hire": [VALID_DATA["hire"]],
+    "cancel": [{}, {"reason": "Ingetrokken"}],
+    "complete_onboarding": [{}],
+    # Before, on and after the start date; no, a known and an unknown destination.
+    "register_departure": [
+        {"leave_date": leave.isoformat()} | ({"destination": code} if code else {})
+        for leave in (ORACLE_START - timedelta(days=1), ORACLE_START, date(2025, 6, 1))
+        for code in (None, "pensioen", "mars")
+    ],
+    "record_exit_interview": [
+        {"held": True, "reasons": ["loopbaan"]},
+        {"held": True, "reasons": ["loopbaan", "inclusie", "reorganisatie"]},
+        {"held": False},
+        {"held": True, "reasons": ["maan"]},
+        {"held": True, "reasons": ["salaris", "maan", "zon"]},
+    ],
+    "explain": [{"step": step, "explanation": "Achteraf toegelicht"} for step in ORACLE_STEPS],
+}
+
+
+def _oracle_outcomes() -> list[dict[str, str | None]]:
+    """All steps unfinished; each step alone not_met, met or explained; a mixed history."""
+    none: dict[str, str | None] = dict.fromkeys(ORACLE_STEPS)
+    single = [
+        none | {step: outcome}
+        for outcome in ("not_met", "met", "explained")
+        for step in ORACLE_STEPS
+    ]
+    mixed = {"text": "explained", "biws": "not_met", "rooney": "released", "onboarding": "met"}
+    return [none, *single, none | {"rooney": "released"}, none | mixed]
+
+
+def _oracle_view(
+    policy: Any,
+    state: str | None,
+    number: int,
+    outcomes: dict[str, str | None],
+    decision: Decision,
+    start: date | None,
+) -> ProcedureView:
+    """A fresh view with its own outcomes dict, so neither run can change another's."""
+    return ProcedureView(policy, state, number, dict(outcomes), decision, start)
+
+
+def _oracle_data(event: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments the engine sends: the parsed data and the text evidence."""
+    raw = {"id": "x", "vacancy": "V", "event": event, "at": "2025-01-06T09:00", "actor": "a"}
+    data = parse_data(parse_event(raw | {"data": payload}))
+    return {"data": data, "evidence": text_evidence(data)}
+
+
+def _oracle_run(run: Any, view: ProcedureView, event: str, kwargs: dict[str, Any]) -> tuple:
+    """What ``run`` made of the event: refused, a rule violation, or the resulting view."""
+    try:
+        run(view, event, **kwargs)
+    except (TransitionNotAllowed, NoTransition) as refused:
+        # The pair expected is TransitionNotAllowed from send, NoTransition from decide.
+        return ("refused", type(refused).__name__)
+    except RuleViolation as violation:
+        return ("violation", str(violation))
+    except Exception as error:  # any other error is a disagreement to report, not a crash
+        return ("error", type(error).__name__, str(error))
+    return ("accepted", view.state, view.round, view.outcomes, view.decision)
+
+
+def _oracle_cases(policy: Any) -> Iterator[tuple[str | None, int, dict, date | None, str, int]]:
+    """(state, round, outcomes, start date, event, payload number) for every case compared.
+
+    Where the chart has a transition for the event in the state, every payload meets every
+    setting of round, outcomes and start date. Where it has none, no setting can allow the
+    event (guards belong to transitions), so each payload meets the first and last setting.
+    """
+    rounds = range(1, policy.rooney_max_rounds + 2)
+    settings = list(itertools.product(rounds, _oracle_outcomes(), (None, ORACLE_START)))
+    in_chart = {
+        (source.id, event.id)
+        for source in VacancyChart.states
+        for transition in source.transitions
+        for event in transition.events
+    }
+    for state in [None, *(state.id for state in VacancyChart.states)]:
+        for event in chart_events:
+            some = (
+                settings if (state or "new", event) in in_chart else settings[:: len(settings) - 1]
+            )
+            for (number, outcomes, start), index in itertools.product(
+                some, range(len(ORACLE_PAYLOADS[event]))
+            ):
+                yield state, number, outcomes, start, event, index
+
+
+def test_decide_gives_the_same_answer_as_the_state_machine_for_every_case() -> None:
+    policy = default_policy()
+    payloads = {
+        event: [_oracle_data(event, payload) for payload in ORACLE_PAYLOADS[event]]
+        for event in chart_events
+    }
+    stale = Decision(step="biws", outcome="met")  # the previous event's, to be replaced
+    kinds: dict[str, int] = {"accepted": 0, "refused": 0, "violation": 0}
+    accepted_keys: set[tuple[str, str]] = set()
+    violated_keys: set[tuple[str, str]] = set()
+    shortlist_decisions: set[tuple[str | None, str | None, bool]] = set()
+    differences: list[str] = []
+    compared = 0
+    for state, number, outcomes, start, event, index in _oracle_cases(policy):
+        setting = (policy, state, number, outcomes, stale, start)
+        by_machine, by_table, before = (_oracle_view(*setting) for _ in range(3))
+        expected = _oracle_run(chart_send, by_machine, event, payloads[event][index])
+        actual = _oracle_run(decide, by_table, event, payloads[event][index])
+        compared += 1
+        case = (
+            f"state={state!r} round={number} outcomes={outcomes} start_date={start} "
+            f"event={event} payload={ORACLE_PAYLOADS[event][index]}"
+        )
+        if expected == ("refused", "TransitionNotAllowed"):
+            agree = actual == ("refused", "NoTransition")
+        else:
+            agree = expected == actual
+        if not agree:
+            differences.append(f"{case}\n  send:   {expected}\n  decide: {actual}")
+            continue
+        if actual[0] != "accepted" and by_table != before:
+            differences.append(f"{case}\n  decide refused but changed the view: {by_table}")
+        kinds[actual[0]] = kinds.get(actual[0], 0) + 1
+        key = (state or "new", event)
+        if actual[0] == "accepted":
+            accepted_keys.add(key)
+            if event == "submit_shortlist":
+                decision = by_table.decision
+                shortlist_decisions.add((decision.step, decision.outcome, decision.round_failed))
+        elif actual[0] == "violation":
+            violated_keys.add(key)
+    assert not differences, f"{len(differences)} of {compared} cases differ:\n" + "\n".join(
+        differences[:20]
+    )
+    assert compared >= 500
+    assert set(kinds) == {"accepted", "refused", "violation"} and all(kinds.values()), kinds
+    assert accepted_keys == set(TRANSITIONS)
+    with_validators = {
+        key for key, rules in TRANSITIONS.items() if any(r.validators for r in rules)
+    }
+    assert with_validators <= violated_keys
+    # Each of the three shortlist transitions was taken: met, another round, released.
+    assert shortlist_decisions == {
+        ("rooney", "met", False),
+        (None, None, True),
+        ("rooney", "released", False),
+    }
