@@ -1,5 +1,6 @@
 """Engine and sessions: SQLite gets WAL and immediate write locks; others are used as is."""
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -9,6 +10,18 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, SQLModel
 
 from models.settings import get_settings
+
+
+class _HandledPipelineError(logging.Filter):
+    """psycopg warns when a batch (executemany, run in pipeline mode) fails and the pipeline
+    then cannot end cleanly; the batch's own error is raised and handled (the import applies
+    the batch again event by event), so the warning would only alarm whoever reads stderr."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("error ignored terminating")
+
+
+logging.getLogger("psycopg").addFilter(_HandledPipelineError())
 
 
 def make_engine(url: str | None = None) -> Engine:

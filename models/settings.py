@@ -21,7 +21,7 @@ class Settings(BaseSettings):
     base_url: str = "http://127.0.0.1:8000"
     # Where report files go when no --output is given.
     report_dir: Path = Path("reports")
-    # Events per database commit during an import (each event still has its own savepoint).
+    # Events per database commit during an import: read, decided and written as one batch.
     import_batch_size: int = 500
     # SQLite waits this long for a lock before it reports the database as busy.
     sqlite_busy_timeout_ms: int = 30_000

@@ -46,8 +46,9 @@ STEP_OF_INDICATOR = {indicator: step for step, indicator in STEPS.items()}
 MAX_LISTED_VACANCIES = 25
 
 
-def causes_for(row: Transition, decision: Decision, now: datetime) -> list[Outbox]:
-    """Outbox rows for a transition just appended (none for most transitions)."""
+def causes_for(row: Any, decision: Decision, now: datetime) -> list[dict[str, Any]]:
+    """Outbox rows (without ``transition_id``, which the engine adds once the transition is
+    written) for a transition about to be appended; none for most transitions."""
     facts: dict[str, object] = {
         "vacancy": row.vacancy,
         "directorate": row.directorate,
@@ -80,18 +81,17 @@ def causes_for(row: Transition, decision: Decision, now: datetime) -> list[Outbo
 
 
 def _cause(
-    row: Transition, key: str, kind: str, immediate: bool, payload: dict[str, Any], now: datetime
-) -> Outbox:
-    return Outbox(
-        cause=key,
-        kind=kind,
-        immediate=immediate,
-        vacancy=row.vacancy,
-        directorate=row.directorate,
-        transition_id=row.id,
-        created_at=now,
-        payload=payload,
-    )
+    row: Any, key: str, kind: str, immediate: bool, payload: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    return {
+        "cause": key,
+        "kind": kind,
+        "immediate": immediate,
+        "vacancy": row.vacancy,
+        "directorate": row.directorate,
+        "created_at": now,
+        "payload": payload,
+    }
 
 
 def scan_overdue(session: Session, as_of: datetime) -> list[Outbox]:

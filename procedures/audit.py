@@ -32,8 +32,9 @@ HASHED_FIELDS = (
 )
 
 
-def transition_hash(row: Transition) -> str:
-    """The hash a transition row must carry, given its content and ``prev_hash``."""
+def transition_hash(row: Any) -> str:
+    """The hash a transition row (stored, or about to be) must carry, given its content and
+    ``prev_hash``."""
     content: dict[str, Any] = {name: getattr(row, name) for name in HASHED_FIELDS}
     content["at"] = utc_iso(row.at)
     content["recorded_at"] = utc_iso(row.recorded_at)
