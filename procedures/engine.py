@@ -597,12 +597,21 @@ class _Batch(_Stored):
         ids = list(dict.fromkeys(e.id for e in events))
         self.procedures: dict[str, Any] = {}
         self.used: dict[str, Any] = {}
+        # PostgreSQL: psycopg prepares a statement once it ran five times, and PostgreSQL may
+        # then plan these IN (...) reads once for any keys. On a table autovacuum has not
+        # analysed yet (a first import) that plan scanned the whole table, and the import
+        # slowed down with every batch; these reads are planned with their keys instead.
+        custom_plans = conn.dialect.name == "postgresql"
+        if custom_plans:
+            conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
         for chunk in _chunks(vacancies):
             rows = conn.execute(_READ_MANY, {"keys": chunk})
             self.procedures.update((row.vacancy, row) for row in rows)
         for chunk in _chunks(ids):
             rows = conn.execute(_USED_MANY, {"keys": chunk})
             self.used.update((row.event_id, row) for row in rows)
+        if custom_plans:  # the batch's writes keep the server's own choice
+            conn.exec_driver_sql("SET LOCAL plan_cache_mode = DEFAULT")
         self.directorates = dict(conn.execute(_DIRECTORATES).tuples().all())
         self.pending: dict[tuple[str, str], str | None] = {}  # (vacancy, indicator) -> quarter
         self._current: int | None = None
