@@ -23,8 +23,19 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from types import SimpleNamespace
 from typing import Any, Protocol
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import BindParameter, Connection, Table, TextClause, bindparam, func, insert, text
+from sqlalchemy import (
+    BindParameter,
+    Connection,
+    Engine,
+    Table,
+    TextClause,
+    bindparam,
+    func,
+    insert,
+    text,
+)
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm.util import identity_key
@@ -615,18 +626,13 @@ class _Batch(_Stored):
         self.directorates = dict(conn.execute(_DIRECTORATES).tuples().all())
         self.pending: dict[tuple[str, str], str | None] = {}  # (vacancy, indicator) -> quarter
         self._current: int | None = None
-        self.policies: dict[int, Policy] = {}
 
     def policy(self, procedure: Any | None) -> Policy:
-        if procedure is None:
-            if self._current is None:
-                self._current = _current_version(self.conn)
-            version = self._current
-        else:
-            version = procedure.policy_version
-        if version not in self.policies:
-            self.policies[version] = _load_policy(self.conn, version)
-        return self.policies[version]
+        if procedure is not None:
+            return _load_policy(self.conn, procedure.policy_version)
+        if self._current is None:  # the current version, asked once per batch
+            self._current = _current_version(self.conn)
+        return _load_policy(self.conn, self._current)
 
     def earlier(self, event_id: str) -> Any | None:
         return self.used.get(event_id)
@@ -676,7 +682,8 @@ def not_allowed_message(event: str, vacancy: str, view: ProcedureView) -> str:
     )
 
 
-_POLICIES: dict[tuple[str, int], Policy] = {}
+# Per engine (by identity: cheaper per event than its URL as text), per version.
+_POLICIES: WeakKeyDictionary[Engine, dict[int, Policy]] = WeakKeyDictionary()
 
 
 def current_policy_version(session: Session) -> int:
@@ -696,10 +703,10 @@ def _current_version(conn: Connection) -> int:
 
 def _load_policy(conn: Connection, version: int) -> Policy:
     """A stored policy version; versions never change once stored, so they are cached."""
-    key = (str(conn.engine.url), version)
-    if key not in _POLICIES:
+    policies = _POLICIES.setdefault(conn.engine, {})
+    if version not in policies:
         body = conn.execute(_POLICY, {"version": version}).scalar()
         if body is None:
             raise RuleViolation(f"Beleidsversie {version} bestaat niet.")
-        _POLICIES[key] = Policy.model_validate(body)
-    return _POLICIES[key]
+        policies[version] = Policy.model_validate(body)
+    return policies[version]
