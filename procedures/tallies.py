@@ -45,6 +45,11 @@ _DELTAS = text(
 )
 
 
+_CREATE_POSITION = text(
+    "INSERT INTO rollup_position (name, position) VALUES (:name, 0) ON CONFLICT DO NOTHING"
+)
+
+
 @dataclass(frozen=True)
 class RollupResult:
     low: int
@@ -62,10 +67,11 @@ def roll_up(session: Session, rebuild: bool = False) -> RollupResult:
         # Ids are handed out before commit, so a lower id can become visible after a higher
         # one. Waiting for in-flight writers (and holding new ones) closes that gap.
         session.exec(text("LOCK TABLE transition IN SHARE MODE"))  # type: ignore[call-overload]
-    position = session.get(RollupPosition, POSITION, with_for_update=True)
-    if position is None:
-        position = RollupPosition(name=POSITION, position=0)
-        session.add(position)
+    # The first roll-ups of a database may run at once: each creates the position row only if
+    # it is missing, so the row lock below, not the primary key, decides who counts first.
+    session.exec(_CREATE_POSITION, params={"name": POSITION})  # type: ignore[call-overload]
+    position = session.get(RollupPosition, POSITION, with_for_update=True, populate_existing=True)
+    assert position is not None
     if rebuild:
         session.exec(delete(Tally))  # type: ignore[call-overload]
         position.position = 0

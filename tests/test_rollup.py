@@ -196,3 +196,32 @@ def test_the_procedure_list_shows_the_amsterdam_day_of_the_last_event(
         print_list(console, list_procedures(session), as_json=False)
     shown = console.export_text()
     assert "2025-04-01" in shown and "2025-03-31" not in shown
+
+
+def test_the_first_roll_ups_of_a_database_running_at_once_all_succeed(
+    send: Any, engine: Engine
+) -> None:
+    """Found by racing two closes of a quarter: the position row did not exist yet, every
+    concurrent first roll-up inserted it, and on PostgreSQL all but one failed on its key."""
+    import threading
+
+    for n in range(4):
+        _approved_at(send, f"V{n}", "2025-02-03T09:00:00")
+    start, errors = threading.Barrier(4), []
+
+    def run() -> None:
+        try:
+            with session_scope(engine) as session:
+                start.wait()
+                roll_up(session)
+        except Exception as error:  # shown by the assertion below, not lost in the thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert _roll_up(engine) == 0  # everything was counted, once
+    assert _tallies(engine) == {("2025Q1", "BV-FIN", "I2", "met"): 4}
