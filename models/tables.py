@@ -141,6 +141,41 @@ class Outbox(SQLModel, table=True):
     status: str = Field(default="pending", max_length=16, index=True)
 
 
+class QuarterSnapshot(SQLModel, table=True):
+    """A closed quarter's report as it was published: written once, never changed.
+
+    ``content`` is the canonical record (tallies, published rows, organisation, policy);
+    ``sha256`` is the hash over it that ``idflow audit verify`` recomputes. Reopening a
+    quarter keeps this row; the next close adds version + 1.
+    """
+
+    __tablename__ = "quarter_snapshot"
+    __table_args__ = (UniqueConstraint("quarter", "version", name="uq_quarter_snapshot_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    quarter: str = Field(max_length=6)
+    version: int
+    closed_at: datetime = _utc()
+    closed_by: str = Field(max_length=200)
+    # The roll-up position the snapshot counts up to: later transitions are corrections.
+    position: int
+    content: dict[str, Any] = Field(sa_type=JSON)
+    sha256: str = Field(max_length=64)
+
+
+class QuarterReopening(SQLModel, table=True):
+    """An admin reopened a closed quarter (one row per snapshot version reopened)."""
+
+    __tablename__ = "quarter_reopening"
+    quarter: str = Field(primary_key=True, max_length=6)
+    version: int = Field(primary_key=True)
+    reopened_at: datetime = _utc()
+    reopened_by: str = Field(max_length=200)
+    reason: str = Field(max_length=2000)
+    # Over the reopening and the hash of the snapshot it reopens.
+    sha256: str = Field(max_length=64)
+
+
 class User(SQLModel, table=True):
     """A person who signs in to the web app; the password is kept only as an argon2 hash."""
 

@@ -37,6 +37,9 @@ class Policy(BaseModel):
     suppression_threshold: int = Field(ge=1)
     # Approving a text in which the text check found exclusionary phrases needs an explanation.
     text_check_requires_explanation: bool = True
+    # The close deployment fixes a quarter's report this many days after the quarter ended.
+    # Versions stored before the field existed read as the default.
+    close_after_days: int = Field(default=14, ge=0, le=366)
 
     @field_validator("rooney_share", mode="before")
     @classmethod
