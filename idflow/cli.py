@@ -18,18 +18,20 @@ from typer._click import (
 from idflow import output
 from idflow.alerts_cli import alerts_app
 from idflow.demo import run_demo
+from idflow.quarters_cli import policy_app, quarter_app
 from idflow.textcheck_cli import text_check
 from idflow.users_cli import users_app
 from models import get_engine, session_scope
 from procedures.audit import verify_log
-from procedures.calendar import parse_quarter
 from procedures.chart import diagram as chart_diagram
 from procedures.engine import apply_event
 from procedures.errors import IdflowError, InvalidInput
 from procedures.events import parse_event
 from procedures.organisation import load_organisation, parse_org_csv
 from procedures.queries import list_procedures, procedure_detail
+from procedures.report_builder import check_format, report_quarter
 from procedures.setup import initialise
+from procedures.snapshots import verify_snapshots
 from web.serve import serve
 
 app = typer.Typer(help="idflow: I&D-vacatureprocedures vanaf schaal 12.", no_args_is_help=True)
@@ -41,6 +43,8 @@ app.add_typer(alerts_app, name="alerts")
 app.command("text-check")(text_check)
 app.command("demo")(run_demo)
 app.add_typer(users_app, name="users")
+app.add_typer(quarter_app, name="quarter")
+app.add_typer(policy_app, name="policy")
 app.command("serve")(serve)
 out = Console()
 err = Console(stderr=True, soft_wrap=True)
@@ -185,15 +189,25 @@ def import_(
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Check the hash chain of the transition log; non-zero exit when it is broken."""
+    """Check the transition log's hash chain and the closed quarters' snapshots; non-zero
+    exit when either is broken."""
     with session_scope(get_engine()) as session:
         checked, breaks = verify_log(session)
+        snapshots, snapshot_breaks = verify_snapshots(session)
     for item in breaks:
-        err.print(f"[red]✗[/] {item.vacancy} #{item.seq}: {item.reason}")
-    if breaks:
-        err.print(f"Logboek GEBROKEN: {len(breaks)} fouten in {checked} regels.")
+        err.print(f"[red]✗[/] {item.vacancy} #{item.seq}: {item.reason}", markup=False)
+    for bad in snapshot_breaks:
+        err.print(f"✗ kwartaal {bad.quarter} versie {bad.version}: {bad.reason}", markup=False)
+    if breaks or snapshot_breaks:
+        err.print(
+            f"Logboek GEBROKEN: {len(breaks)} fouten in {checked} regels, "
+            f"{len(snapshot_breaks)} in {snapshots} vastgestelde kwartaalversies."
+        )
         raise typer.Exit(code=1)
-    out.print(f"Logboek intact: {checked} transities gecontroleerd.")
+    out.print(
+        f"Logboek intact: {checked} transities en {snapshots} vastgestelde kwartaalversies "
+        "gecontroleerd."
+    )
 
 
 @audit_app.command("sample")
@@ -238,18 +252,26 @@ def report(
     no_suppress: bool = typer.Option(
         False, "--no-suppress", help="Ongemaskeerde aantallen (alleen voor bevoegd intern gebruik)"
     ),
+    restated: bool = typer.Option(
+        False, "--restated", help="Vastgesteld kwartaal: de cijfers zoals ze nu zijn (intern)"
+    ),
+    version: int | None = typer.Option(
+        None, "--version", help="Een eerdere vastgestelde versie (zie idflow quarter list)"
+    ),
     output_path: str | None = typer.Option(
         None, "--output", help="Bestand (standaard: stdout voor json/csv, reports/KWARTAAL.ext)"
     ),
 ) -> None:
     """Run the quarterly report flow (rolling up first); json/csv alone go to stdout."""
-    from workflows.report import FORMATS, TEXT_FORMATS, report_flow
+    from workflows.report import TEXT_FORMATS, report_flow
 
     if quarter is not None:
-        parse_quarter(quarter)  # refuse a malformed quarter before Prefect starts a flow run
-    if fmt not in FORMATS:
-        raise InvalidInput(f"Onbekend rapportformaat '{fmt}'; kies uit: {', '.join(FORMATS)}.")
-    result = report_flow(quarter=quarter, fmt=fmt, suppress=not no_suppress, output=output_path)
+        report_quarter(quarter)  # refuse a malformed quarter before Prefect starts a flow run
+    check_format(fmt)
+    result = report_flow(
+        quarter=quarter, fmt=fmt, suppress=not no_suppress, output=output_path,
+        restated=restated, version=version,
+    )  # fmt: skip
     if fmt in TEXT_FORMATS and not output_path:
         sys.stdout.write(result)
     else:

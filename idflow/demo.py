@@ -12,14 +12,8 @@ from idflow.alerts_cli import demo_alerts
 from models import Directorate, Outbox, get_engine, session_scope
 from procedures.calendar import last_finished_quarter, quarter_start, recent_quarters
 from procedures.engine import current_policy_version, load_policy
-from procedures.report import (
-    INDICATOR_LABELS,
-    INDICATORS,
-    NORM_PCT,
-    Cell,
-    cluster_cells,
-    organisation,
-)
+from procedures.report import INDICATOR_LABELS, INDICATORS, NORM_PCT, Cell, total_cells
+from procedures.report_builder import Sources, quarters_figures
 from procedures.setup import initialise
 
 
@@ -76,8 +70,12 @@ def run_demo(
 
 def _print_summary(console: Console, session: Session, last: str) -> None:
     quarters = recent_quarters(last, 4)
-    cells = cluster_cells(session, quarters)
-    _, cluster_names, _ = organisation(session)
+    sources = Sources.load(session)
+    figures = quarters_figures(session, quarters, sources)
+    cells = {
+        (q, *key): cell for q in quarters for key, cell in total_cells(figures[q].internal).items()
+    }
+    cluster_names = sources.organisation.clusters
     table = Table(
         title=f"% voldaan (norm {NORM_PCT}%) per cluster, alle indicatoren samen",
         caption="✓ op norm · ~ afwijkingen toegelicht · ✗ onder norm (niet toegelicht)",

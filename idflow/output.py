@@ -80,11 +80,14 @@ def print_detail(console: Console, detail: dict[str, Any]) -> None:
     outcomes = ", ".join(f"{k}: {v or '-'}" for k, v in detail["outcomes"].items())
     console.print(f"Uitkomsten: {outcomes}")
     console.print(f"Nu toegestaan: {', '.join(detail['allowed_events']) or 'niets'}")
-    table = Table("#", "tijdstip", "gebeurtenis", "van → naar", "uitkomst", "wie", "data")
+    table = Table(
+        "#", "tijdstip", "vastgelegd", "gebeurtenis", "van → naar", "uitkomst", "wie", "data"
+    )
     for row in detail["history"]:
         table.add_row(
             str(row["seq"]),
             row["at"],
+            row["recorded_at"],
             row["event"],
             f"{row['source']} → {row['target']}",
             row["outcome"] or "",

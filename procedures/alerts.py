@@ -8,6 +8,9 @@ Each cause has a stable key, so the same fact never becomes two alerts:
     overdue:{vacancy}:{state}:{seq}      a stay in a state passed its limit; seq is the
                                          transition that began the stay (immediate)
     below_norm:{quarter}:{directorate}   a finished quarter with a not_met outcome (immediate)
+    correction:{transition id}           a step finished or explained in a closed quarter
+                                         (immediate; raised by the roll-up)
+    quarter_closed:{quarter}:{version}   a quarter's report was fixed (immediate)
 """
 
 from collections.abc import Sequence
@@ -26,13 +29,23 @@ from procedures.errors import InvalidInput
 from procedures.policy import AMSTERDAM
 from procedures.report import INDICATOR_LABELS, directorate_cells
 
-KINDS = ("not_met", "rooney_released", "rooney_round_failed", "overdue", "below_norm")
+KINDS = (
+    "not_met",
+    "rooney_released",
+    "rooney_round_failed",
+    "overdue",
+    "below_norm",
+    "correction",
+    "quarter_closed",
+)
 KIND_LABELS = {
     "not_met": "afwijking zonder toelichting",
     "rooney_released": "Rooney Rule losgelaten",
     "rooney_round_failed": "Rooney-ronde niet gehaald",
     "overdue": "procedure over de termijn",
     "below_norm": "directie onder de norm",
+    "correction": "correctie op een vastgesteld kwartaal",
+    "quarter_closed": "kwartaal vastgesteld",
 }
 STEP_OF_STATE = {
     "text": "text",

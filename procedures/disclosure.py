@@ -164,6 +164,45 @@ def _protect(net: _Network) -> dict[Cell, str]:
     return net.hidden
 
 
+def publish(report: dict[str, Any], k: int) -> dict[str, Any]:
+    """The publication version of a report: the one suppression step every report takes.
+
+    The figures (rows and totals) are protected as above; the corrections are protected row
+    by row (``suppress_corrections``).
+    """
+    published = suppress_report(report, k)
+    if "corrections" in report:
+        published["corrections"] = suppress_corrections(report["corrections"], k)
+    return published
+
+
+def suppress_corrections(rows: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
+    """Corrections fit for publication: a row with a difference 0 < |n| < k shows every figure
+    as ``-``.
+
+    A correction is a difference (restated minus published) and may be negative, so the
+    bounds that protect a hidden count in the figures (0..k-1, or k and more) do not protect
+    a hidden difference: within a row whose figures add up to its total, a hidden difference
+    can be pinned down by the others. Withholding the whole row leaves nothing to recover;
+    the reader still learns that the quarter was corrected there.
+    """
+    return [
+        row | dict.fromkeys(COLUMNS, WITHHELD)
+        if any(0 < abs(row[column]) < k for column in COLUMNS)
+        else dict(row)
+        for row in rows
+    ]
+
+
+def suppress_exit_reasons(rows: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
+    """Exit reasons fit for publication: a count 0 < n < k shows as ``<k``.
+
+    No totals are published beside them (an interview may give several reasons, so the
+    counts add up to nothing), so primary suppression alone leaves nothing to recover.
+    """
+    return [row | {"count": f"<{k}"} if 0 < row["count"] < k else dict(row) for row in rows]
+
+
 def suppress_report(report: dict[str, Any], k: int) -> dict[str, Any]:
     """A copy of ``report`` fit for publication: hidden figures become ``<k`` or ``x``."""
     hidden = hidden_cells(report, k)

@@ -9,11 +9,9 @@ from sqlmodel import Session, col, select
 
 from models import Directorate, Outbox, Procedure, Transition
 from procedures.chart import STATE_LABELS, STEPS, allowed_events
-from procedures.disclosure import suppress_report
-from procedures.engine import current_policy_version, load_policy, view_of
+from procedures.engine import load_policy, view_of
 from procedures.errors import UnknownVacancy
 from procedures.policy import AMSTERDAM
-from procedures.report import cluster_cells, directorate_cells, organisation, quarter_report
 
 
 def procedure_detail(session: Session, vacancy: str) -> dict[str, Any]:
@@ -47,6 +45,8 @@ def _history_row(row: Transition) -> dict[str, Any]:
     return {
         "seq": row.seq,
         "at": _local(row.at),
+        # When it was entered: an `at` long before this moment is a backdated entry.
+        "recorded_at": _local(row.recorded_at),
         "event": row.event,
         "source": row.source,
         "target": row.target,
@@ -167,33 +167,3 @@ def alert_rows(
         }
         for row in session.exec(statement)
     ]
-
-
-def scoped_report(
-    session: Session, quarter: str, scope: Collection[str] | None, suppress: bool
-) -> dict[str, Any]:
-    """The quarter's report, suppressed for publication when asked; within ``scope`` only the
-    scope's directorate rows remain (suppressed on the whole grid first, then cut, so the cut
-    reveals nothing the full publication hides) and the totals are left out."""
-    report = quarter_report(session, quarter)
-    if suppress:
-        policy = load_policy(session, current_policy_version(session))
-        report = suppress_report(report, policy.suppression_threshold)
-    if scope is not None:
-        allowed = set(scope)
-        rows = [row for row in report["rows"] if row["directorate"] in allowed]
-        report = report | {"rows": rows, "cluster_totals": [], "municipality_totals": []}
-    return report
-
-
-def indicator_overview(session: Session, quarters: list[str]) -> dict[str, Any]:
-    """Cells per cluster and per directorate for ``quarters`` (the last one is current)."""
-    cluster_of, cluster_names, directorate_names = organisation(session)
-    return {
-        "quarters": quarters,
-        "clusters": cluster_cells(session, quarters),
-        "directorates": directorate_cells(session, quarters[-1:]),
-        "cluster_names": cluster_names,
-        "directorate_names": directorate_names,
-        "cluster_of": cluster_of,
-    }

@@ -1,18 +1,21 @@
-"""The quarterly report (kwartaalrapportage) as data: rows per directorate and indicator,
-rolled up to cluster and municipality, with the norm classification."""
+"""The kwartaalrapportage's figures: rows per directorate and indicator from the tallies,
+rolled up along the organisation to cluster and municipality, the norm classification, the
+deviations and the exit-interview reasons. ``procedures.report_builder`` assembles them into
+a report (and is the one place that does)."""
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
-from models import Cluster, Directorate, ExitReason, Transition
-from procedures.calendar import parse_quarter, quarter_end, recent_quarters
-from procedures.disclosure import HIDDEN, MUNICIPALITY, suppress_report
-from procedures.tallies import tallies_for
+from models import Cluster, Directorate, ExitReason, Tally, Transition
+from procedures.calendar import parse_quarter, quarter_end
+from procedures.disclosure import HIDDEN, MUNICIPALITY
+from procedures.policy import AMSTERDAM
 
 OUTCOMES = ("met", "explained", "released", "not_met")
+COUNTS = (*OUTCOMES, "total")
 INDICATORS = ("I2", "I3", "I4", "I5", "I6")
 INDICATOR_LABELS = {
     "I2": "I&D-vacaturetekst",
@@ -36,6 +39,8 @@ OUTCOME_LABELS = {
     "released": "losgelaten",
     "not_met": "niet voldaan",
 }
+# A report's status (DOMAIN.md: the codes are the Dutch words themselves).
+PROVISIONAL, CLOSED = "voorlopig", "vastgesteld"
 NO_EXPLANATION = "geen toelichting"
 
 
@@ -47,6 +52,10 @@ class Cell:
     explained: int = 0
     released: int = 0
     not_met: int = 0
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> "Cell":
+        return cls(**{name: row[name] for name in OUTCOMES})
 
     @property
     def total(self) -> int:
@@ -65,77 +74,136 @@ class Cell:
             return "on_norm"
         return "below_norm" if self.not_met else "explained"
 
-    def add(self, other: "Cell") -> None:
+    def add(self, other: "Cell", sign: int = 1) -> None:
         for name in OUTCOMES:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+            setattr(self, name, getattr(self, name) + sign * getattr(other, name))
+
+    def is_zero(self) -> bool:
+        return all(getattr(self, name) == 0 for name in OUTCOMES)
 
     def counts(self) -> dict[str, int]:
         return {name: getattr(self, name) for name in OUTCOMES} | {"total": self.total}
 
 
+@dataclass(frozen=True)
+class Line:
+    """One line of the walk from the municipality down: its level, names and figures."""
+
+    level: str  # gemeente, cluster, directie
+    cluster: str
+    name: str
+    row: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Organisation:
+    """Clusters and directorates as they stand (or stood, in a snapshot)."""
+
+    clusters: dict[str, str]  # code -> name
+    directorates: dict[str, dict[str, str]]  # code -> {"name", "cluster"}
+
+    @classmethod
+    def load(cls, session: Session) -> "Organisation":
+        clusters = {c.code: c.name for c in session.exec(select(Cluster))}
+        directorates = {
+            d.code: {"name": d.name, "cluster": d.cluster_code}
+            for d in session.exec(select(Directorate))
+        }
+        return cls(clusters, directorates)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Organisation":
+        return cls(dict(data["clusters"]), {k: dict(v) for k, v in data["directorates"].items()})
+
+    def to_json(self) -> dict[str, Any]:
+        directorates = {code: self.directorates[code] for code in sorted(self.directorates)}
+        return {"clusters": dict(sorted(self.clusters.items())), "directorates": directorates}
+
+    def cluster_of(self, directorate: str) -> str:
+        return self.directorates.get(directorate, {}).get("cluster", "")
+
+    def cluster_name(self, code: str) -> str:
+        return "Gemeente" if code == MUNICIPALITY else self.clusters.get(code, code)
+
+    def directorate_name(self, code: str) -> str:
+        return self.directorates.get(code, {}).get("name", code)
+
+    def ordered(self, directorates: Collection[str]) -> list[str]:
+        """Directorate codes in report order: by cluster, then code."""
+        return sorted(directorates, key=lambda code: (self.cluster_of(code), code))
+
+    def roll_up(self, quarter: str, cells: dict[tuple[str, str], Cell]) -> dict[str, Any]:
+        """A quarter's figures from (directorate, indicator) cells: DOMAIN.md rows plus the
+        cluster and municipal totals (the walk up from directorate to municipality)."""
+        rows, totals = [], dict[tuple[str, str], Cell]()
+        for (directorate, indicator), cell in cells.items():
+            if not cell.total:
+                continue
+            cluster = self.cluster_of(directorate)
+            rows.append(
+                {"cluster": cluster, "directorate": directorate, "indicator": indicator}
+                | cell.counts()
+            )
+            for place in (cluster, MUNICIPALITY):
+                totals.setdefault((place, indicator), Cell()).add(cell)
+        rows.sort(key=lambda r: (r["cluster"], r["directorate"], r["indicator"]))
+        ordered = sorted(totals.items())
+        return {
+            "quarter": quarter,
+            "rows": rows,
+            "cluster_totals": [
+                {"cluster": place, "indicator": indicator} | cell.counts()
+                for (place, indicator), cell in ordered
+                if place != MUNICIPALITY
+            ],
+            "municipality_totals": [
+                {"indicator": indicator} | cell.counts()
+                for (place, indicator), cell in ordered
+                if place == MUNICIPALITY
+            ],
+        }
+
+    def walk(self, report: dict[str, Any], indicator: str) -> Iterator[Line]:
+        """The municipality, then each cluster followed by its directorates (the walk down)."""
+        for row in report["municipality_totals"]:
+            if row["indicator"] == indicator:
+                yield Line("gemeente", "", "Gemeente", row)
+        for total in report["cluster_totals"]:
+            if total["indicator"] != indicator:
+                continue
+            cluster = self.cluster_name(total["cluster"])
+            yield Line("cluster", cluster, cluster, total)
+            for row in report["rows"]:
+                if row["cluster"] == total["cluster"] and row["indicator"] == indicator:
+                    yield Line("directie", cluster, self.directorate_name(row["directorate"]), row)
+
+
 def directorate_cells(session: Session, quarters: list[str]) -> dict[tuple[str, str, str], Cell]:
-    """(quarter, directorate, indicator) -> Cell, from the rolled-up tallies."""
+    """(quarter, directorate, indicator) -> Cell, from the rolled-up tallies (as they stand)."""
+    statement = select(Tally).where(col(Tally.quarter).in_(quarters), Tally.count != 0)
     cells: dict[tuple[str, str, str], Cell] = {}
-    for tally in tallies_for(session, quarters):
+    for tally in session.exec(statement):
         cell = cells.setdefault((tally.quarter, tally.directorate, tally.indicator), Cell())
         setattr(cell, tally.outcome, getattr(cell, tally.outcome) + tally.count)
     return cells
 
 
-def organisation(session: Session) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
-    """(directorate -> cluster, cluster -> name, directorate -> name)."""
-    directorates = session.exec(select(Directorate)).all()
-    clusters = session.exec(select(Cluster)).all()
-    return (
-        {d.code: d.cluster_code for d in directorates},
-        {c.code: c.name for c in clusters},
-        {d.code: d.name for d in directorates},
-    )
+def of_quarter(
+    cells: dict[tuple[str, str, str], Cell], quarter: str
+) -> dict[tuple[str, str], Cell]:
+    return {(d, i): cell for (q, d, i), cell in cells.items() if q == quarter}
 
 
-def quarter_report(session: Session, quarter: str) -> dict[str, Any]:
-    """The unsuppressed report of a quarter: DOMAIN.md rows plus cluster and municipal totals."""
-    cluster_of, _, _ = organisation(session)
-    cells = directorate_cells(session, [quarter])
-    rows = []
-    for (_, directorate, indicator), cell in cells.items():
-        if cell.total:
-            cluster = cluster_of.get(directorate, "")
-            rows.append(
-                {"cluster": cluster, "directorate": directorate, "indicator": indicator}
-                | cell.counts()
-            )
-    rows.sort(key=lambda r: (r["cluster"], r["directorate"], r["indicator"]))
-    clusters, municipality = _totals(cluster_cells(session, [quarter]), quarter)
-    return {
-        "quarter": quarter,
-        "suppressed": False,
-        "rows": rows,
-        "cluster_totals": clusters,
-        "municipality_totals": municipality,
-    }
+def total_cells(report: dict[str, Any]) -> dict[tuple[str, str], Cell]:
+    """An unsuppressed report's totals as (cluster code or ``*``, indicator) -> Cell."""
+    cells = {(r["cluster"], r["indicator"]): Cell.of(r) for r in report["cluster_totals"]}
+    cells |= {(MUNICIPALITY, r["indicator"]): Cell.of(r) for r in report["municipality_totals"]}
+    return cells
 
 
-def cluster_cells(session: Session, quarters: list[str]) -> dict[tuple[str, str, str], Cell]:
-    """(quarter, cluster, indicator) -> Cell; cluster ``*`` is the whole municipality."""
-    cluster_of, _, _ = organisation(session)
-    totals: dict[tuple[str, str, str], Cell] = {}
-    for (quarter, directorate, indicator), cell in directorate_cells(session, quarters).items():
-        for cluster in (cluster_of.get(directorate, ""), MUNICIPALITY):
-            totals.setdefault((quarter, cluster, indicator), Cell()).add(cell)
-    return totals
-
-
-def _totals(cells: dict[tuple[str, str, str], Cell], quarter: str) -> tuple[list, list]:
-    clusters, municipality = [], []
-    for (q, cluster, indicator), cell in sorted(cells.items()):
-        if q != quarter or not cell.total:
-            continue
-        if cluster == MUNICIPALITY:
-            municipality.append({"indicator": indicator} | cell.counts())
-        else:
-            clusters.append({"cluster": cluster, "indicator": indicator} | cell.counts())
-    return clusters, municipality
+def row_cells(report: dict[str, Any]) -> dict[tuple[str, str], Cell]:
+    """An unsuppressed report's rows as (directorate, indicator) -> Cell."""
+    return {(r["directorate"], r["indicator"]): Cell.of(r) for r in report["rows"]}
 
 
 def published_pct(row: dict[str, Any]) -> float | None:
@@ -161,90 +229,48 @@ def published_status(row: dict[str, Any]) -> str:
     return "on_norm" if deviations == (0, 0) else "unknown"
 
 
-def trend(
-    session: Session, last: str, publish: Callable[[dict[str, Any]], dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """% met per indicator for clusters and municipality over the last quarters, as published."""
-    out = []
-    for quarter in recent_quarters(last, TREND_QUARTERS):
-        report = publish(quarter_report(session, quarter))
-        for row in report["cluster_totals"]:
-            out.append({"quarter": quarter, "cluster": row["cluster"]} | _trend_point(row))
-        for row in report["municipality_totals"]:
-            out.append({"quarter": quarter, "cluster": MUNICIPALITY} | _trend_point(row))
-    return out
+def trend_points(quarter: str, report: dict[str, Any]) -> list[dict[str, Any]]:
+    """% met per indicator for the clusters and the municipality of one quarter's report."""
+    places = [(row["cluster"], row) for row in report["cluster_totals"]]
+    places += [(MUNICIPALITY, row) for row in report["municipality_totals"]]
+    return [
+        {"quarter": quarter, "cluster": place, "indicator": row["indicator"], "met": row["met"],
+         "total": row["total"], "pct_met": published_pct(row)}
+        for place, row in places
+    ]  # fmt: skip
 
 
-def _trend_point(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "indicator": row["indicator"],
-        "met": row["met"],
-        "total": row["total"],
-        "pct_met": published_pct(row),
-    }
-
-
-def deviations(session: Session, quarter: str) -> list[dict[str, Any]]:
+def deviations(session: Session, quarter: str, org: Organisation) -> list[dict[str, Any]]:
     """Every step of ``quarter`` that did not end met, with its (later) explanation if any."""
     finished = session.exec(
         select(Transition)
         .where(Transition.quarter == quarter, Transition.event != "explain")
-        .where(Transition.outcome.in_(("explained", "not_met", "released")))  # type: ignore[union-attr]
-        .order_by(Transition.directorate, Transition.vacancy, Transition.seq)  # type: ignore[arg-type]
+        .where(col(Transition.outcome).in_(("explained", "not_met", "released")))
+        .order_by(col(Transition.directorate), col(Transition.vacancy), col(Transition.seq))
     ).all()
     amended = {
         (t.vacancy, t.indicator): t
         for t in session.exec(
             select(Transition)
             .where(Transition.quarter == quarter, Transition.event == "explain")
-            .order_by(Transition.seq)  # type: ignore[arg-type]
+            .order_by(col(Transition.seq))
         )
     }
-    cluster_of, _, _ = organisation(session)
     rows = []
     for step in finished:
         late = amended.get((step.vacancy, step.indicator))
-        source = late or step
         rows.append(
             {
                 "vacancy": step.vacancy,
-                "cluster": cluster_of.get(step.directorate, ""),
+                "cluster": org.cluster_of(step.directorate),
                 "directorate": step.directorate,
                 "indicator": step.indicator or "",
                 "step": INDICATOR_LABELS.get(step.indicator or "", ""),
                 "outcome": "explained" if late else step.outcome,
-                "at": step.at,
-                "explanation": _explanation(source, step.outcome),
+                "at": step.at.astimezone(AMSTERDAM).isoformat(),
+                "explanation": _explanation(late or step, step.outcome),
             }
         )
-    return rows
-
-
-def exit_reasons(
-    session: Session, quarter: str, threshold: int, suppress: bool
-) -> list[dict[str, Any]]:
-    """Exit-interview reasons per cluster (DOMAIN.md: tallied per cluster and year), for the
-    quarter's year up to and including the quarter: ``{cluster, reason, count}``.
-
-    Published, a count 0 < n < k shows as ``<k``. No totals are published beside them (an
-    interview may give several reasons, so the counts add up to nothing), so primary
-    suppression alone leaves nothing to recover.
-    """
-    year, _ = parse_quarter(quarter)
-    statement = (
-        select(Directorate.cluster_code, ExitReason.code, func.count())
-        .join(Directorate, Directorate.code == ExitReason.directorate)  # type: ignore[arg-type]
-        .join(Transition, Transition.id == ExitReason.transition_id)  # type: ignore[arg-type]
-        .where(ExitReason.year == year, Transition.at <= quarter_end(quarter))
-        .group_by(Directorate.cluster_code, ExitReason.code)
-        .order_by(Directorate.cluster_code, ExitReason.code)
-    )
-    rows = []
-    for cluster, reason, count in session.exec(statement):
-        shown: int | str = count
-        if suppress and 0 < count < threshold:
-            shown = f"<{threshold}"
-        rows.append({"cluster": cluster, "reason": reason, "count": shown})
     return rows
 
 
@@ -257,52 +283,21 @@ def _explanation(source: Transition, outcome: str | None) -> str:
     return NO_EXPLANATION
 
 
-@dataclass
-class ReportBook:
-    """Everything one kwartaalrapportage shows: figures, trend, deviations, names."""
-
-    report: dict[str, Any]
-    trend: list[dict[str, Any]]
-    deviations: list[dict[str, Any]]
-    cluster_names: dict[str, str]
-    directorate_names: dict[str, str]
-    threshold: int
-    exit_reasons: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def quarters(self) -> list[str]:
-        return recent_quarters(self.report["quarter"], TREND_QUARTERS)
-
-    def exit_reason_table(self) -> tuple[list[str], list[tuple[str, list[int | str]]]]:
-        """The exit reasons as (reason codes, [(cluster name, count per reason)]); 0 absent."""
-        reasons = sorted({row["reason"] for row in self.exit_reasons})
-        counts = {(row["cluster"], row["reason"]): row["count"] for row in self.exit_reasons}
-        clusters = sorted({row["cluster"] for row in self.exit_reasons})
-        return reasons, [
-            (self.cluster_names.get(c, c), [counts.get((c, r), 0) for r in reasons])
-            for c in clusters
-        ]
-
-
-def report_book(
-    session: Session, quarter: str, threshold: int, suppress: bool = True
-) -> ReportBook:
-    """The kwartaalrapportage of ``quarter``; suppressed for publication unless told otherwise.
-
-    The per-vacancy deviation list is internal: the published book leaves it out, since it
-    would reveal the small counts that suppression hides.
-    """
-
-    def publish(report: dict[str, Any]) -> dict[str, Any]:
-        return suppress_report(report, threshold) if suppress else report
-
-    _, cluster_names, directorate_names = organisation(session)
-    return ReportBook(
-        report=publish(quarter_report(session, quarter)),
-        trend=trend(session, quarter, publish),
-        deviations=[] if suppress else deviations(session, quarter),
-        cluster_names=cluster_names,
-        directorate_names=directorate_names,
-        threshold=threshold,
-        exit_reasons=exit_reasons(session, quarter, threshold, suppress),
+def exit_reasons(session: Session, quarter: str, org: Organisation) -> list[dict[str, Any]]:
+    """Exit-interview reasons per cluster (DOMAIN.md: tallied per cluster and year), for the
+    quarter's year up to and including the quarter: ``{cluster, reason, count}``."""
+    year, _ = parse_quarter(quarter)
+    statement = (
+        select(ExitReason.directorate, ExitReason.code, func.count())
+        .join(Transition, col(Transition.id) == ExitReason.transition_id)
+        .where(ExitReason.year == year, Transition.at <= quarter_end(quarter))
+        .group_by(col(ExitReason.directorate), col(ExitReason.code))
     )
+    counts: dict[tuple[str, str], int] = {}
+    for directorate, reason, count in session.exec(statement):
+        key = (org.cluster_of(directorate), reason)
+        counts[key] = counts.get(key, 0) + count
+    return [
+        {"cluster": cluster, "reason": reason, "count": count}
+        for (cluster, reason), count in sorted(counts.items())
+    ]

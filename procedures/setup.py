@@ -1,13 +1,16 @@
 """Making a database ready: schema, the default policy, the sample organisation."""
 
 from datetime import UTC, datetime
+from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
 from migrations import upgrade_to_head
 from models import PolicyVersion
-from procedures.errors import RuleViolation
+from procedures.errors import InvalidInput, RuleViolation
+from procedures.events import dutch_errors
 from procedures.organisation import (
     load_organisation,
     organisation_loaded,
@@ -34,12 +37,41 @@ def initialise(engine: Engine, session: Session) -> list[str]:
     return done
 
 
+def parse_policy(body: Any) -> Policy:
+    """A policy version from its JSON shape (``idflow policy show``), or a Dutch refusal."""
+    if not isinstance(body, dict):
+        raise InvalidInput(
+            "Een beleidsversie is een JSON-object, zoals 'idflow policy show' toont."
+        )
+    try:
+        return Policy.model_validate(body)
+    except ValidationError as error:
+        raise InvalidInput(dutch_errors(error, "beleidsversie")) from None
+
+
+def policy_json(session: Session, version: int | None = None) -> dict[str, Any]:
+    """A stored policy version (default: the newest) in the shape ``parse_policy`` reads."""
+    newest = session.exec(select(func.max(PolicyVersion.version))).one()
+    number = newest if version is None else version
+    row = session.get(PolicyVersion, number) if number else None
+    if row is None:
+        known = ", ".join(map(str, sorted(session.exec(select(PolicyVersion.version)))))
+        raise InvalidInput(f"Beleidsversie {version} bestaat niet; versies: {known or 'geen'}.")
+    return parse_policy(row.body).to_json()
+
+
 def add_policy(session: Session, policy: Policy) -> None:
-    """Store a new policy version; existing versions never change."""
+    """Store a new policy version, numbered above every earlier one; versions never change."""
     if session.get(PolicyVersion, policy.version) is not None:
         raise RuleViolation(
             f"Beleidsversie {policy.version} bestaat al; een versie verandert nooit. "
             "Geef het nieuwe beleid een hoger versienummer."
+        )
+    newest = session.exec(select(func.max(PolicyVersion.version))).one() or 0
+    if policy.version < newest:
+        raise RuleViolation(
+            f"Beleidsversie {policy.version} is lager dan de huidige versie {newest}; een nieuw "
+            f"beleid krijgt een hoger nummer (bijv. {newest + 1})."
         )
     session.add(
         PolicyVersion(version=policy.version, created_at=datetime.now(UTC), body=policy.to_json())

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import text
-from sqlmodel import Session, delete, select
+from sqlmodel import Session, delete
 
 from models import RollupPosition, Tally
+from procedures.corrections import correction_causes
 
 POSITION = "tallies"
 
@@ -79,12 +80,8 @@ def roll_up(session: Session, rebuild: bool = False) -> RollupResult:
     high = session.exec(text("SELECT COALESCE(MAX(id), 0) FROM transition")).one()[0]  # type: ignore[call-overload]
     if high > low:
         session.exec(_DELTAS, params={"low": low, "high": high})  # type: ignore[call-overload]
+        correction_causes(session, low, high)
     position.position = high
     position.updated_at = datetime.now(UTC)
     session.flush()
     return RollupResult(low=low, high=high, rebuilt=rebuild)
-
-
-def tallies_for(session: Session, quarters: list[str]) -> list[Tally]:
-    statement = select(Tally).where(Tally.quarter.in_(quarters), Tally.count != 0)  # type: ignore[attr-defined]
-    return list(session.exec(statement))

@@ -1,5 +1,5 @@
 """The production topology: a real Prefect server, the deployments of prefect.yaml, a process
-worker, and the roll-up and report deployments run through it (the README's commands)."""
+worker, and the roll-up, report and close deployments run through it (the README's commands)."""
 
 import json
 import os
@@ -16,11 +16,13 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 from support import simulated_database
 
+from models import Outbox
 from models.database import get_engine
-from procedures.report import quarter_report
+from procedures.report_builder import build_report
+from procedures.snapshots import snapshot_versions, verify_snapshots
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 PREFECT = str(Path(sys.executable).with_name("prefect"))
@@ -152,7 +154,7 @@ def topology(
         topology.stop()
 
 
-def test_the_deployments_roll_up_and_report_through_a_server_and_a_process_worker(
+def test_the_deployments_roll_up_report_and_close_through_a_server_and_a_process_worker(
     topology: Topology, idflow_database: str, tmp_path: Path
 ) -> None:
     assert shutil.which(PREFECT)
@@ -161,6 +163,7 @@ def test_the_deployments_roll_up_and_report_through_a_server_and_a_process_worke
     topology.prefect("work-pool", "create", "idflow", "--type", "process", "--overwrite")
     deployed = topology.prefect("--no-prompt", "deploy", "--all")
     assert "idflow-rollup/rollup" in deployed and "quarterly-report" in deployed
+    assert "idflow-quarter-close/quarter-close" in deployed
     topology.start("worker", "worker", "start", "--pool", "idflow")
 
     rollup = topology.run_deployment("idflow-rollup/rollup")
@@ -176,7 +179,7 @@ def test_the_deployments_roll_up_and_report_through_a_server_and_a_process_worke
     assert wait_for(lambda: topology.finished(report), 90, "the report run") == "COMPLETED"
 
     with Session(get_engine(idflow_database)) as session:
-        expected = quarter_report(session, QUARTER)
+        expected = build_report(session, QUARTER, suppress=False).report
     written = json.loads(output.read_text(encoding="utf-8"))
     assert written["rows"] == expected["rows"]
     assert written["municipality_totals"] == expected["municipality_totals"]
@@ -188,3 +191,35 @@ def test_the_deployments_roll_up_and_report_through_a_server_and_a_process_worke
         timeout=5,
     ).json()
     assert artifacts and artifacts[0]["type"] == "markdown"
+    _the_close_deployment_fixes_the_quarter(topology, written, tmp_path)
+
+
+def _the_close_deployment_fixes_the_quarter(
+    topology: Topology, provisional: dict[str, Any], tmp_path: Path
+) -> None:
+    """The second deployment: daily at 06:30, it closes 2025Q1 on the 15th day after it ended
+    (policy close_after_days 14) and publishes the definitive report."""
+    deployment = httpx.get(
+        f"{topology.api}/deployments/name/idflow-quarter-close/quarter-close", timeout=5
+    ).json()
+    [schedule] = [s["schedule"] for s in deployment["schedules"]]
+    assert (schedule["cron"], schedule["timezone"]) == ("30 6 * * *", "Europe/Amsterdam")
+    run = topology.run_deployment(
+        "idflow-quarter-close/quarter-close", "as_of=2025-04-15T06:30:00+02:00"
+    )
+    assert wait_for(lambda: topology.finished(run), 90, "the close run") == "COMPLETED"
+    html = (tmp_path / "reports" / f"{QUARTER}.html").read_text(encoding="utf-8")
+    assert "Vastgesteld: dit kwartaal is vastgesteld" in html
+    with Session(get_engine(topology.env["IDFLOW_DATABASE_URL"])) as session:
+        [snapshot] = snapshot_versions(session, QUARTER)
+        assert verify_snapshots(session) == (1, [])
+        told = session.exec(select(Outbox).where(Outbox.kind == "quarter_closed")).all()
+    assert (snapshot.version, snapshot.row.closed_by) == (1, "idflow-quarter-close")
+    assert snapshot.report(suppress=False)["rows"] == provisional["rows"]
+    assert [alert.cause for alert in told] == [f"quarter_closed:{QUARTER}:1"]
+    summaries = httpx.post(
+        f"{topology.api}/artifacts/filter",
+        json={"artifacts": {"key": {"any_": ["kwartaalrapportage-2025q1"]}}},
+        timeout=5,
+    ).json()
+    assert any("Vastgesteld" in str(a["data"]) for a in summaries)

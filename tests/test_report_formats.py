@@ -154,16 +154,16 @@ def test_exit_interview_reasons_are_tallied_per_cluster_and_year_and_small_count
 ) -> None:
     from sqlmodel import Session
 
-    from procedures.report import report_book
+    from procedures.report_builder import build_report
     from workflows.report_html import render_html
     from workflows.report_xlsx import xlsx_bytes
 
     for n in range(6):
         _to_exit_interview(send, f"X{n}", ["werkdruk"] + (["salaris"] if n < 2 else []), "met")
     with Session(engine) as session:
-        internal = report_book(session, "2025Q1", threshold=5, suppress=False)
-        published = report_book(session, "2025Q1", threshold=5, suppress=True)
-        earlier = report_book(session, "2024Q4", threshold=5, suppress=False)
+        internal = build_report(session, "2025Q1", suppress=False)
+        published = build_report(session, "2025Q1", suppress=True)
+        earlier = build_report(session, "2024Q4", suppress=False)
     assert internal.exit_reasons == [
         {"cluster": "SOC", "reason": "salaris", "count": 2},
         {"cluster": "SOC", "reason": "werkdruk", "count": 6},
@@ -184,13 +184,13 @@ def test_text_that_looks_like_a_formula_stays_text_in_the_workbook(
 ) -> None:
     from sqlmodel import Session
 
-    from procedures.report import report_book
+    from procedures.report_builder import build_report
     from workflows.report_xlsx import xlsx_bytes
 
     formula = '=HYPERLINK("http://evil.example","klik")'
     _to_exit_interview(send, "F1", [], formula)
     with Session(engine) as session:
-        book = report_book(session, "2025Q1", threshold=5, suppress=False)
+        book = build_report(session, "2025Q1", suppress=False)
     sheet = load_workbook(io.BytesIO(xlsx_bytes(book)))["Afwijkingen"]
     [cell] = [c for row in sheet.iter_rows() for c in row if c.value == formula]
     assert cell.data_type == "s"

@@ -312,7 +312,13 @@ def test_alerts_list_the_outbox_for_pno(site: Site) -> None:
 def test_the_auditor_verifies_the_audit_log(site: Site) -> None:
     site.open("rita", "VAC-1")
     answer = site.client.get("/api/audit/verify", headers=site.auth("aud")).json()
-    assert answer == {"intact": True, "checked": 1, "breaks": []}
+    assert answer == {
+        "intact": True,
+        "checked": 1,
+        "breaks": [],
+        "snapshots_checked": 0,
+        "snapshot_breaks": [],
+    }
 
 
 # -- accounts, sign-in, sessions ----------------------------------------------------------
@@ -790,7 +796,7 @@ def test_the_dashboard_rolls_up_in_its_own_transaction_before_reading(
     import web.views
 
     seen: dict[str, Any] = {}
-    roll_up, overview = procedures.tallies.roll_up, web.views.indicator_overview
+    roll_up, overview = procedures.tallies.roll_up, web.views.quarters_figures
 
     def spy_roll_up(session: Session, *args: Any, **kwargs: Any) -> Any:
         seen["roll_up"] = session
@@ -802,6 +808,6 @@ def test_the_dashboard_rolls_up_in_its_own_transaction_before_reading(
         return overview(session, *args, **kwargs)
 
     monkeypatch.setattr(web.views, "roll_up", spy_roll_up)
-    monkeypatch.setattr(web.views, "indicator_overview", spy_overview)
+    monkeypatch.setattr(web.views, "quarters_figures", spy_overview)
     assert site.browser("pia").get("/dashboard").status_code == 200
     assert seen["separate"] is True

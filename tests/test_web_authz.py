@@ -48,6 +48,14 @@ EXPECTED: dict[tuple[str, str], set[str] | str] = {
     ("POST", "/api/tokens/{token_id}/revoke"): {"admin"},
     ("POST", "/api/tokens"): ALL,
     ("GET", "/api/me"): ALL,
+    ("GET", "/kwartalen"): {"pno", "auditor", "admin"},
+    ("GET", "/kwartalen/{quarter}/vaststellen"): {"pno", "admin"},
+    ("POST", "/kwartalen/{quarter}/vaststellen"): {"pno", "admin"},
+    ("POST", "/kwartalen/{quarter}/heropenen"): {"admin"},
+    ("GET", "/api/quarters"): {"pno", "auditor", "admin"},
+    ("POST", "/api/quarters/{quarter}/close"): {"pno", "admin"},
+    ("POST", "/api/quarters/{quarter}/reopen"): {"admin"},
+    ("GET", "/api/quarters/{quarter}/snapshots/{version}"): {"pno", "auditor"},
 }
 ROLE_USER = {role: name for name, (role, _) in reversed(USERS.items())}  # rita for recruiter
 # Accounts that do not exist: the matrix must not deactivate the users it signs in with.
@@ -56,6 +64,7 @@ SAMPLE = {
     "{quarter}": "2025Q1",
     "{username}": "niemand",
     "{token_id}": "999999",
+    "{version}": "1",
 }
 
 

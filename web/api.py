@@ -5,18 +5,16 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, File, Path, Query, Request, Response, UploadFile
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from models import get_engine
 from procedures.audit import verify_log
 from procedures.chart import STATE_LABELS
 from procedures.engine import Applied
-from procedures.errors import InvalidInput
-from procedures.events import dutch_errors
 from procedures.organisation import load_organisation, parse_org_csv
-from procedures.policy import Policy
 from procedures.queries import alert_rows, directorate_choices, find_procedures
-from procedures.setup import add_policy
+from procedures.setup import add_policy, parse_policy
+from procedures.snapshots import verify_snapshots
 from procedures.textcheck import check_text
 from web.accounts import (
     Principal,
@@ -199,16 +197,22 @@ def download_report(
     request: Request,
     format: Literal["json", "csv", "xlsx", "html"] = "json",
     suppress: bool = True,
+    restated: bool = Query(False, description="vastgesteld kwartaal: de cijfers zoals ze nu zijn"),
+    version: int | None = Query(None, ge=1, le=10_000, description="een vastgestelde versie"),
     who: Principal = Depends(Allow("report")),
 ) -> Response:
-    """The quarterly report of your directorates; unsuppressed figures for P&O and auditors."""
+    """The quarterly report of your directorates (a closed quarter as it was fixed);
+    unsuppressed and restated figures for P&O and auditors."""
     if not suppress and not may(who.role, "report_unsuppressed"):
         return problem(403, "Ongemaskeerde cijfers zijn alleen voor P&O en auditors.", request)
+    if restated and not may(who.role, "report_restated"):
+        return problem(403, "Herberekende cijfers zijn alleen voor P&O en auditors.", request)
     if who.scope is not None and format in ("xlsx", "html"):
         return problem(403, WHOLE_MUNICIPALITY, request)
     engine = get_engine(request.app.state.database_url)
-    content = report_file(engine, who, quarter, format, suppress)
-    name = f'attachment; filename="kwartaalrapportage-{quarter.upper()}.{format}"'
+    content = report_file(engine, who, quarter, format, suppress, restated, version)
+    suffix = f"-v{version}" if version else "-herberekend" if restated else ""
+    name = f'attachment; filename="kwartaalrapportage-{quarter.upper()}{suffix}.{format}"'
     headers = {"Content-Disposition": name}
     return Response(content, media_type=CONTENT_TYPES[format], headers=headers)
 
@@ -232,10 +236,18 @@ def list_alerts(
 
 @router.get("/audit/verify")
 def audit_verify(request: Request, who: Principal = Depends(Allow("audit"))) -> dict[str, Any]:
-    """Check the transition log's hash chain; ``intact`` is false when it is broken."""
+    """Check the transition log's hash chain and the closed quarters' snapshots; ``intact``
+    is false when either is broken."""
     with unit(request) as session:
         checked, breaks = verify_log(session)
-    return {"intact": not breaks, "checked": checked, "breaks": [asdict(b) for b in breaks]}
+        snapshots, snapshot_breaks = verify_snapshots(session)
+    return {
+        "intact": not breaks and not snapshot_breaks,
+        "checked": checked,
+        "breaks": [asdict(b) for b in breaks],
+        "snapshots_checked": snapshots,
+        "snapshot_breaks": [asdict(b) for b in snapshot_breaks],
+    }
 
 
 @router.get("/organisation")
@@ -264,10 +276,7 @@ def new_policy(
     body: dict[str, Any], request: Request, who: Principal = Depends(Allow("admin"))
 ) -> dict[str, Any]:
     """Store a new policy version; it applies to procedures opened from now on."""
-    try:
-        policy = Policy.model_validate(body)
-    except ValidationError as error:
-        raise InvalidInput(dutch_errors(error, "beleidsversie")) from None
+    policy = parse_policy(body)
     with unit(request) as session:
         add_policy(session, policy)
     return policy.to_json()

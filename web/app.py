@@ -13,7 +13,7 @@ from models import Settings, get_settings
 from procedures.alerts import KIND_LABELS
 from procedures.chart import STATE_LABELS
 from procedures.policy import AMSTERDAM
-from web import api, pages, problems
+from web import api, pages, problems, quarter_pages, quarters_api
 from web.accounts import LoginLimiter
 
 # The delivery status of an alert cause (outbox row), as notifications/ sets it.
@@ -61,7 +61,9 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
     )
     app.mount("/static", StaticFiles(directory=str(package.joinpath("static"))), name="static")
     app.include_router(api.router)
+    app.include_router(quarters_api.router)
     app.include_router(pages.router)
+    app.include_router(quarter_pages.router)
     problems.install(app)
     return app
 

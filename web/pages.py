@@ -38,7 +38,7 @@ def render(
     return templates.TemplateResponse(request, name, base | context, status_code=status)
 
 
-def _redirect(url: str, flash: str | None = None, request: Request | None = None) -> Response:
+def redirect(url: str, flash: str | None = None, request: Request | None = None) -> Response:
     if flash and request is not None:
         request.session["flash"] = flash
     return RedirectResponse(url, status_code=303)
@@ -64,7 +64,7 @@ def login(
         return render(request, "login.html", context, None, status)
     request.session.clear()  # a fresh session (and CSRF token) at every sign-in
     request.session["uid"] = user_id
-    return _redirect(next if next.startswith("/") and not next.startswith("//") else "/")
+    return redirect(next if next.startswith("/") and not next.startswith("//") else "/")
 
 
 def _check_password(request: Request, username: str, password: str) -> tuple[Any, str, int]:
@@ -89,12 +89,12 @@ def _client(request: Request) -> str:
 @router.post("/logout")
 def logout(request: Request, who: Principal = Depends(Allow("signed_in"))) -> Response:
     request.session.clear()
-    return _redirect("/login")
+    return redirect("/login")
 
 
 @router.get("/")
 def home(who: Principal = Depends(Allow("signed_in"))) -> Response:
-    return _redirect(HOME[who.role])
+    return redirect(HOME[who.role])
 
 
 @router.get("/vacatures")
@@ -126,7 +126,7 @@ def _vacancies_page(
 async def open_vacancy(request: Request, who: Principal = Depends(Allow("advance"))) -> Response:
     form = await request.form()
     typed = {k: str(v) for k, v in form.items() if k != "csrf"}
-    return await _run(request, lambda: _open(request, who, typed))
+    return await in_thread(request, lambda: _open(request, who, typed))
 
 
 def _open(request: Request, who: Principal, typed: dict[str, str]) -> Response:
@@ -139,7 +139,7 @@ def _open(request: Request, who: Principal, typed: dict[str, str]) -> Response:
             send_event(session, who, vacancy, "open", data, typed.get("event_id") or None)
     except IdflowError as error:
         return _vacancies_page(request, who, typed, str(error), error.http_status)
-    return _redirect(f"/vacatures/{quote(vacancy)}", f"Vacature {vacancy} is geopend.", request)
+    return redirect(f"/vacatures/{quote(vacancy)}", f"Vacature {vacancy} is geopend.", request)
 
 
 @router.get("/vacatures/{vacancy}")
@@ -156,7 +156,7 @@ async def advance_vacancy(
     vacancy: str, request: Request, who: Principal = Depends(Allow("advance"))
 ) -> Response:
     form = await request.form()
-    return await _run(request, lambda: _advance(request, who, vacancy, form))
+    return await in_thread(request, lambda: _advance(request, who, vacancy, form))
 
 
 def _advance(request: Request, who: Principal, vacancy: str, form: Any) -> Response:
@@ -176,7 +176,7 @@ def _advance(request: Request, who: Principal, vacancy: str, form: Any) -> Respo
         typed = {"event": event, "values": {k: form.getlist(k) for k in form}}
         page = context | {"typed": typed, "error": str(error)}
         return render(request, "vacancy.html", page, who, error.http_status)
-    return _redirect(f"/vacatures/{quote(vacancy)}", "Stap vastgelegd.", request)
+    return redirect(f"/vacatures/{quote(vacancy)}", "Stap vastgelegd.", request)
 
 
 @router.post("/vacatures/{vacancy}/tekstcheck")
@@ -185,7 +185,7 @@ async def check_vacancy_text(
 ) -> Response:
     """The inclusive text check on the text typed in the approval form; stores nothing."""
     form = await request.form()
-    return await _run(request, lambda: _check_text(request, who, vacancy, form))
+    return await in_thread(request, lambda: _check_text(request, who, vacancy, form))
 
 
 def _check_text(request: Request, who: Principal, vacancy: str, form: Any) -> Response:
@@ -200,7 +200,7 @@ def _check_text(request: Request, who: Principal, vacancy: str, form: Any) -> Re
     return render(request, "vacancy.html", page, who)
 
 
-async def _run(request: Request, action: Any) -> Response:
+async def in_thread(request: Request, action: Any) -> Response:
     from starlette.concurrency import run_in_threadpool
 
     return await run_in_threadpool(action)
@@ -234,7 +234,9 @@ async def add_user(request: Request, who: Principal = Depends(Allow("admin"))) -
     typed: dict[str, Any] = {"username": str(form.get("username", ""))}
     typed["role"] = str(form.get("role", ""))
     typed["directorates"] = [str(d) for d in form.getlist("directorates")]
-    return await _run(request, lambda: _add_user(request, who, typed, str(form.get("password"))))
+    return await in_thread(
+        request, lambda: _add_user(request, who, typed, str(form.get("password")))
+    )
 
 
 def _add_user(request: Request, who: Principal, typed: dict[str, Any], password: str) -> Response:
@@ -243,4 +245,4 @@ def _add_user(request: Request, who: Principal, typed: dict[str, Any], password:
             create_user(session, typed["username"], password, typed["role"], typed["directorates"])
     except IdflowError as error:
         return _admin_page(request, who, typed, str(error), error.http_status)
-    return _redirect("/beheer", f"Gebruiker {typed['username']} is toegevoegd.", request)
+    return redirect("/beheer", f"Gebruiker {typed['username']} is toegevoegd.", request)

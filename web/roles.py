@@ -22,6 +22,13 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "alerts": frozenset({"pno", "auditor"}),
     "audit": frozenset({"auditor"}),
     "admin": frozenset({"admin"}),
+    # Closed quarters (DOMAIN.md): who sees their status and snapshots, who fixes a quarter,
+    # who reopens one, who reads the figures as they stand now or a snapshot's full record.
+    "quarters": frozenset({"pno", "auditor", "admin"}),
+    "close_quarter": frozenset({"pno", "admin"}),
+    "reopen_quarter": frozenset({"admin"}),
+    "report_restated": frozenset({"pno", "auditor"}),
+    "snapshot": frozenset({"pno", "auditor"}),
 }
 # Roles whose reads are limited to the directorates linked to the user.
 SCOPED_ROLES = frozenset({"recruiter"})

@@ -201,31 +201,27 @@ CONTENT_TYPES = {
 }
 
 
-def report_file(engine: Any, principal: Principal, quarter: str, fmt: str, suppress: bool) -> bytes:
-    """The report of ``quarter`` in ``fmt`` within the principal's scope. Rolls up first, like
-    the report flow. Readers of every directorate get the
-    whole kwartaalrapportage (trend, and deviations when unsuppressed); a recruiter gets the
-    own directorates' figures only."""
+def report_file(
+    engine: Any,
+    principal: Principal,
+    quarter: str,
+    fmt: str,
+    suppress: bool,
+    restated: bool = False,
+    version: int | None = None,
+) -> bytes:
+    """The report of ``quarter`` in ``fmt`` from the one builder, within the principal's
+    scope (a recruiter: the own directorates' rows only). Rolls up first, in a transaction of
+    its own, like the report flow."""
     from models import session_scope
-    from procedures.calendar import parse_quarter
-    from procedures.engine import current_policy_version, load_policy
-    from procedures.queries import scoped_report
-    from procedures.report import report_book
+    from procedures.report_builder import build_report, check_format, report_quarter
     from procedures.tallies import roll_up
-    from workflows import report as report_module
+    from workflows.report import render
 
-    parse_quarter(quarter)
-    if fmt not in report_module.FORMATS:
-        raise InvalidInput(
-            f"Onbekend rapportformaat '{fmt}'; kies uit: {', '.join(report_module.FORMATS)}."
-        )
+    quarter, fmt = report_quarter(quarter), check_format(fmt)
     with session_scope(engine) as session:
         roll_up(session)
     with session_scope(engine) as session:
-        if principal.scope is None:
-            threshold = load_policy(session, current_policy_version(session)).suppression_threshold
-            content: Any = report_book(session, quarter.upper(), threshold, suppress)
-        else:
-            content = scoped_report(session, quarter.upper(), principal.scope, suppress)
-    rendered = report_module.render(content, fmt)
+        book = build_report(session, quarter, suppress, restated, version, principal.scope)
+    rendered = render(book, fmt)
     return rendered.encode("utf-8") if isinstance(rendered, str) else bytes(rendered)

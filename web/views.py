@@ -1,7 +1,7 @@
 """What the templates show, assembled from the read models (no rules decided here)."""
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -10,9 +10,11 @@ from sqlmodel import Session
 from models import session_scope
 from procedures.calendar import last_finished_quarter, quarter_of, recent_quarters
 from procedures.chart import STATE_LABELS, STEP_LABELS, STEPS
+from procedures.corrections import differences
 from procedures.engine import current_policy_version, load_policy
 from procedures.events import DATA_SCHEMAS
-from procedures.queries import alert_rows, find_procedures, indicator_overview
+from procedures.quarters import quarter_overview
+from procedures.queries import alert_rows, find_procedures
 from procedures.report import (
     INDICATOR_LABELS,
     INDICATORS,
@@ -20,8 +22,11 @@ from procedures.report import (
     NORM_PCT,
     STATUS_LABELS,
     Cell,
+    row_cells,
+    total_cells,
 )
 from procedures.report import OUTCOME_LABELS as REPORT_OUTCOME_LABELS
+from procedures.report_builder import Sources, quarters_figures
 from procedures.tallies import roll_up
 from procedures.textcheck import CATEGORY_LABELS, check_text
 from web.chart_view import chart_steps
@@ -42,6 +47,10 @@ OUTCOME_LABELS = {
     "not_met": f"{REPORT_OUTCOME_LABELS['not_met']}, toelichting nodig",
     None: "nog open",
 }
+# An entry recorded this long after its business time is marked as entered later.
+BACKDATED = timedelta(days=1)
+# The dashboard lists at most this many corrections; the reports have all of them.
+MAX_CORRECTIONS = 50
 # Stored codes in the history that read as their label (kind: intern/extern; step names).
 _CODED_FIELDS = frozenset({"kind", "step"})
 
@@ -96,7 +105,9 @@ def vacancy_context(session: Session, detail: dict[str, Any]) -> dict[str, Any]:
 def _history_row(row: dict[str, Any]) -> dict[str, Any]:
     data = dict(row["data"])
     explanation = data.pop("explanation", None)
+    late = datetime.fromisoformat(row["recorded_at"]) - datetime.fromisoformat(row["at"])
     return row | {
+        "backdated": late > BACKDATED,
         "event_label": EVENT_LABELS.get(row["event"], row["event"]),
         "target_label": STATE_LABELS.get(row["target"], row["target"]),
         "outcome_label": _history_outcome(row),
@@ -155,25 +166,33 @@ def roll_up_now(engine: Engine) -> None:
 
 
 def dashboard_context(session: Session, now: datetime) -> dict[str, Any]:
-    """Indicators of the current quarter against the norm, the trend, what needs attention.
+    """Indicators of the current quarter against the norm, the trend (closed quarters as they
+    were fixed), each quarter's status, the corrections, and what needs attention.
 
     The caller rolls the tallies up first, in a transaction of its own (see ``roll_up_now``).
     """
     current = quarter_of(now)
     quarters = recent_quarters(current, 5)
-    overview = indicator_overview(session, quarters)
-    clusters = sorted(overview["cluster_names"].items()) + [(MUNICIPALITY, "Gemeente totaal")]
+    sources = Sources.load(session)
+    figures = quarters_figures(session, quarters, sources)
+    totals = {q: total_cells(figures[q].internal) for q in quarters}
+    org = sources.organisation
+    places = sorted(org.clusters.items()) + [(MUNICIPALITY, "Gemeente totaal")]
+    rows = row_cells(figures[current].internal)
+    directorates = org.ordered({d for d, _ in rows})
     return {
         "quarter": current,
         "quarters": quarters,
         "downloads": [current, last_finished_quarter(now)],
         "norm": NORM_PCT,
         "indicators": [(i, INDICATOR_LABELS[i]) for i in INDICATORS],
-        "cluster_rows": [
-            _row(name, overview["clusters"], current, code) for code, name in clusters
+        "cluster_rows": [_row(name, totals[current], code) for code, name in places],
+        "directorate_rows": [
+            _row(f"{code} – {org.directorate_name(code)}", rows, code) for code in directorates
         ],
-        "directorate_rows": _directorate_rows(overview, current),
-        "trend": [_trend(name, overview["clusters"], quarters, code) for code, name in clusters],
+        "trend": [_trend(name, totals, quarters, code) for code, name in places],
+        "quarter_status": quarter_overview(session)[:8],
+        "corrections": correction_view(session, sources),
         "awaiting": find_procedures(session, awaiting_explanation=True, limit=25),
         "overdue": find_procedures(session, overdue_at=now, limit=25),
         "alerts": alert_rows(session, limit=25),
@@ -182,21 +201,28 @@ def dashboard_context(session: Session, now: datetime) -> dict[str, Any]:
     }
 
 
-def _row(name: str, cells: dict[Any, Cell], quarter: str, code: str) -> dict[str, Any]:
-    return {"name": name, "cells": [cells.get((quarter, code, i), Cell()) for i in INDICATORS]}
+def correction_view(session: Session, sources: Sources) -> list[dict[str, Any]]:
+    """Per closed quarter, directorate and indicator: the figures now minus the fixed ones."""
+    org = sources.organisation
+    return [
+        {"quarter": quarter, "directorate": f"{d} – {org.directorate_name(d)}",
+         "indicator": f"{i} {INDICATOR_LABELS[i]}", "cell": cell}
+        for quarter, cells in sorted(differences(session, sources.closed).items(), reverse=True)
+        for (d, i), cell in sorted(cells.items())
+    ][:MAX_CORRECTIONS]  # fmt: skip
 
 
-def _directorate_rows(overview: dict[str, Any], quarter: str) -> list[dict[str, Any]]:
-    names, cells = overview["directorate_names"], overview["directorates"]
-    codes = sorted({d for (_, d, _) in cells}, key=lambda d: (overview["cluster_of"].get(d, ""), d))
-    return [_row(f"{code} – {names.get(code, code)}", cells, quarter, code) for code in codes]
+def _row(name: str, cells: dict[Any, Cell], code: str) -> dict[str, Any]:
+    return {"name": name, "cells": [cells.get((code, i), Cell()) for i in INDICATORS]}
 
 
-def _trend(name: str, cells: dict[Any, Cell], quarters: list[str], code: str) -> dict[str, Any]:
+def _trend(
+    name: str, totals: dict[str, dict[Any, Cell]], quarters: list[str], code: str
+) -> dict[str, Any]:
     row = []
     for quarter in quarters:
         total = Cell()
         for indicator in INDICATORS:
-            total.add(cells.get((quarter, code, indicator), Cell()))
+            total.add(totals[quarter].get((code, indicator), Cell()))
         row.append(total)
     return {"name": name, "cells": row}

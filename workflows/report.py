@@ -1,4 +1,5 @@
-"""The quarterly report flow: roll up, build the kwartaalrapportage, write it, publish artifacts."""
+"""The quarterly report flow: roll up, build the kwartaalrapportage (``procedures.report_builder``),
+write it, publish artifacts."""
 
 import csv
 import io
@@ -11,13 +12,13 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from models import get_engine, get_settings, session_scope
-from procedures.calendar import last_finished_quarter, parse_quarter
-from procedures.engine import current_policy_version, load_policy
-from procedures.errors import InvalidInput
-from procedures.report import ReportBook, report_book
+from procedures.calendar import last_finished_quarter
+from procedures.report import INDICATORS
+from procedures.report_book import ReportBook
+from procedures.report_builder import REPORT_FORMATS, build_report, check_format, report_quarter
 from workflows.rollup import roll_up_task
 
-FORMATS = ("json", "csv", "xlsx", "html")
+FORMATS = REPORT_FORMATS
 TEXT_FORMATS = ("json", "csv")
 CSV_COLUMNS = [
     "cluster",
@@ -32,26 +33,16 @@ CSV_COLUMNS = [
 
 
 @task(name="build-report")
-def build_report_task(quarter: str, suppress: bool) -> ReportBook:
-    """Figures, trend and deviations of ``quarter`` (suppressed for publication by default)."""
+def build_report_task(
+    quarter: str, suppress: bool, restated: bool = False, version: int | None = None
+) -> ReportBook:
+    """The kwartaalrapportage of ``quarter`` from the one builder (suppressed by default)."""
     with session_scope(get_engine()) as session:
-        threshold = load_policy(session, current_policy_version(session)).suppression_threshold
-        return report_book(session, quarter, threshold, suppress)
+        return build_report(session, quarter, suppress, restated, version)
 
 
-def render(report: dict[str, Any] | ReportBook, fmt: str) -> str | bytes:
-    """The report in ``fmt``: JSON/CSV text, HTML text or XLSX bytes.
-
-    Given only the report's figures (no trend, no deviations), XLSX and HTML show just those.
-    """
-    if isinstance(report, ReportBook) or fmt in ("xlsx", "html"):
-        book = report if isinstance(report, ReportBook) else _bare_book(report)
-        return render_document(book, fmt)
-    return render_text(report, fmt)
-
-
-def render_document(book: ReportBook, fmt: str) -> str | bytes:
-    """``book`` in any of the formats (XLSX as bytes)."""
+def render(book: ReportBook, fmt: str) -> str | bytes:
+    """``book`` in any of the formats: JSON/CSV/HTML text or XLSX bytes."""
     if fmt == "xlsx":
         from workflows.report_xlsx import xlsx_bytes
 
@@ -61,10 +52,6 @@ def render_document(book: ReportBook, fmt: str) -> str | bytes:
 
         return render_html(book)
     return render_text(book.report, fmt)
-
-
-def _bare_book(report: dict[str, Any]) -> ReportBook:
-    return ReportBook(report, [], [], {}, {}, report.get("threshold", 5))
 
 
 def render_text(report: dict[str, Any], fmt: str) -> str:
@@ -92,7 +79,7 @@ def write_report_task(book: ReportBook, fmt: str, output: str | None) -> str:
             _ensure_parent(Path(output)).write_text(text, encoding="utf-8")
         return text
     path = _ensure_parent(Path(output) if output else default_output(book.report["quarter"], fmt))
-    document = render_document(book, fmt)
+    document = render(book, fmt)
     if isinstance(document, bytes):
         path.write_bytes(document)
     else:
@@ -117,18 +104,11 @@ def publish_artifacts_task(book: ReportBook) -> None:
 
     quarter = book.report["quarter"]
     table = [
-        {"niveau": "gemeente", "cluster": "", "directie": ""} | _counts(row)
-        for row in book.report["municipality_totals"]
-    ]
-    table += [
-        {"niveau": "cluster", "cluster": row["cluster"], "directie": ""} | _counts(row)
-        for row in book.report["cluster_totals"]
-    ]
-    table += [
-        {"niveau": "directie", "cluster": row["cluster"], "directie": row["directorate"]}
-        | _counts(row)
-        for row in book.report["rows"]
-    ]
+        {"niveau": line.level, "cluster": line.row.get("cluster", ""),
+         "directie": line.row.get("directorate", "")} | _counts(line.row)
+        for indicator in INDICATORS
+        for line in book.lines(indicator)
+    ]  # fmt: skip
     key = artifact_key(quarter)
     create_table_artifact(
         key=f"{key}-tabel", table=table, description=f"Kwartaalrapportage {quarter} (cijfers)"
@@ -151,21 +131,24 @@ def _counts(row: dict[str, Any]) -> dict[str, Any]:
 
 @flow(name="idflow-quarterly-report")
 def report_flow(
-    quarter: str | None = None, fmt: str = "json", suppress: bool = True, output: str | None = None
+    quarter: str | None = None,
+    fmt: str = "json",
+    suppress: bool = True,
+    output: str | None = None,
+    restated: bool = False,
+    version: int | None = None,
 ) -> str:
-    """Roll up, then build the report of ``quarter`` (default: the quarter just ended).
+    """Roll up, then build the report of ``quarter`` (default: the quarter just ended); a
+    closed quarter as frozen (``version``: that snapshot), unless ``restated``.
 
     json/csv: returns the report text (also written to ``output`` when given); xlsx/html:
     writes ``output`` (default ``reports/<quarter>.<fmt>``) and returns its path.
     """
-    quarter = quarter or last_finished_quarter(datetime.now(UTC))
-    year, q = parse_quarter(quarter)
-    quarter = f"{year}Q{q}"
-    if fmt not in FORMATS:
-        raise InvalidInput(f"Onbekend rapportformaat '{fmt}'; kies uit: {', '.join(FORMATS)}.")
+    quarter = report_quarter(quarter or last_finished_quarter(datetime.now(UTC)))
+    check_format(fmt)
     roll_up_task()
-    book = build_report_task(quarter, suppress)
+    book = build_report_task(quarter, suppress, restated, version)
     result = write_report_task(book, fmt, output)
-    published = book if suppress else build_report_task(quarter, True)
-    publish_artifacts_task(published)
+    published = book if suppress and not restated and version is None else None
+    publish_artifacts_task(published or build_report_task(quarter, True))
     return result

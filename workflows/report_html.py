@@ -7,15 +7,17 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from procedures.disclosure import MUNICIPALITY
 from procedures.report import (
+    CLOSED,
+    COUNTS,
     INDICATOR_LABELS,
     INDICATORS,
     NORM_PCT,
     OUTCOME_LABELS,
     STATUS_LABELS,
-    ReportBook,
     published_pct,
     published_status,
 )
+from procedures.report_book import ReportBook
 
 BAR_HEIGHT, BAR_GAP, LABEL_WIDTH, PLOT_WIDTH = 18, 6, 230, 360
 TREND_WIDTH, TREND_HEIGHT, TREND_LEFT, TREND_TOP = 330, 170, 40, 14
@@ -35,31 +37,64 @@ def render_html(book: ReportBook) -> str:
         book=book,
         quarter=book.report["quarter"],
         norm=NORM_PCT,
-        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        generated=_generated(book.report),
+        heading=status_heading(book.report),
         sections=[_section(book, indicator) for indicator in INDICATORS],
         trends=[_trend_chart(book, indicator) for indicator in INDICATORS],
         deviations=_deviations(book),
+        corrections=correction_lines(book),
         status_labels=STATUS_LABELS,
         k=book.threshold,
     )
 
 
-def _section(book: ReportBook, indicator: str) -> dict[str, Any]:
-    report = book.report
-    totals = [r for r in report["municipality_totals"] if r["indicator"] == indicator]
-    clusters = [r for r in report["cluster_totals"] if r["indicator"] == indicator]
-    table = [_line("Gemeente", "gemeente", row) for row in totals]
-    for total in clusters:
-        table.append(
-            _line(book.cluster_names.get(total["cluster"], total["cluster"]), "cluster", total)
+def _generated(report: dict[str, Any]) -> str:
+    """When the report was made: for a closed quarter its close, so the file never changes."""
+    if report.get("status") == CLOSED and not report.get("restated"):
+        return _moment(report["closed_at"])
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def status_heading(report: dict[str, Any]) -> str:
+    """One Dutch sentence on the report's status: provisional, fixed, or restated."""
+    if report.get("status") != CLOSED:
+        return (
+            "Voorlopig: het kwartaal is nog niet vastgesteld; deze cijfers kunnen nog veranderen."
         )
-        table += [
-            _line(book.directorate_names.get(r["directorate"], r["directorate"]), "directie", r)
-            for r in report["rows"]
-            if r["cluster"] == total["cluster"] and r["indicator"] == indicator
-        ]
-    bars = [("Gemeente", totals[0])] if totals else []
-    bars += [(book.cluster_names.get(r["cluster"], r["cluster"]), r) for r in clusters]
+    closed = f"vastgesteld op {_moment(report['closed_at'])} (versie {report['version']})"
+    if report.get("restated"):
+        return (
+            f"Herberekend (intern): de cijfers zoals ze nu zijn. Het kwartaal is {closed}; "
+            "de vastgestelde cijfers staan in de vastgestelde rapportage."
+        )
+    return (
+        f"Vastgesteld: dit kwartaal is {closed}. Deze cijfers veranderen niet meer; latere "
+        "wijzigingen staan als correcties in de volgende rapportages."
+    )
+
+
+def _moment(text: str) -> str:
+    return datetime.fromisoformat(text).strftime("%d-%m-%Y %H:%M")
+
+
+def correction_lines(book: ReportBook) -> list[dict[str, Any]]:
+    """The corrections section: per closed quarter, directorate and indicator."""
+    org = book.organisation
+    return [
+        {
+            "quarter": row["quarter"],
+            "cluster": org.cluster_name(org.cluster_of(row["directorate"])),
+            "directorate": org.directorate_name(row["directorate"]),
+            "indicator": f"{row['indicator']} {INDICATOR_LABELS[row['indicator']]}",
+            "counts": [row[c] for c in COUNTS],
+        }
+        for row in book.report.get("corrections", [])
+    ]
+
+
+def _section(book: ReportBook, indicator: str) -> dict[str, Any]:
+    table = [_line(line.name, line.level, line.row) for line in book.lines(indicator)]
+    bars = [(line.name, line.row) for line in book.lines(indicator) if line.level != "directie"]
     return {
         "indicator": indicator,
         "label": INDICATOR_LABELS[indicator],
@@ -72,7 +107,7 @@ def _line(name: str, level: str, row: dict[str, Any]) -> dict[str, Any]:
     return {
         "name": name,
         "level": level,
-        "counts": [row[c] for c in ("met", "explained", "released", "not_met", "total")],
+        "counts": [row[c] for c in COUNTS],
         "pct": published_pct(row),
         "status": published_status(row),
     }
@@ -138,9 +173,7 @@ def _deviations(book: ReportBook) -> list[dict[str, Any]]:
     return [
         item
         | {
-            "directorate_name": book.directorate_names.get(
-                item["directorate"], item["directorate"]
-            ),
+            "directorate_name": book.organisation.directorate_name(item["directorate"]),
             "outcome_label": OUTCOME_LABELS.get(item["outcome"], item["outcome"]),
         }
         for item in book.deviations
@@ -150,24 +183,27 @@ def _deviations(book: ReportBook) -> list[dict[str, Any]]:
 def markdown_summary(book: ReportBook) -> str:
     """A short Markdown summary (the Prefect artifact): % met per indicator and cluster."""
     quarter = book.report["quarter"]
-    lines = [
+    text = [
         f"# Kwartaalrapportage {quarter}",
         "",
         f"Norm: {NORM_PCT}% voldaan. Publicatieversie (kleine aantallen onderdrukt).",
         "",
+        status_heading(book.report),
+        "",
         "| Indicator | Niveau | Voldaan | Totaal | % voldaan | Status |",
         "|---|---|---:|---:|---:|---|",
     ]
-    rows = [(r, "Gemeente") for r in book.report["municipality_totals"]]
-    rows += [
-        (r, book.cluster_names.get(r["cluster"], r["cluster"]))
-        for r in book.report["cluster_totals"]
-    ]
-    for row, place in sorted(rows, key=lambda item: (item[0]["indicator"], item[1] != "Gemeente")):
-        pct = published_pct(row)
-        lines.append(
-            f"| {row['indicator']} {INDICATOR_LABELS[row['indicator']]} | {place} | {row['met']} "
-            f"| {row['total']} | {'-' if pct is None else f'{pct:.1f}%'} "
-            f"| {STATUS_LABELS[published_status(row)]} |"
-        )
-    return "\n".join(lines) + "\n"
+    for indicator in INDICATORS:
+        for line in book.lines(indicator):
+            if line.level == "directie":
+                continue
+            row, pct = line.row, published_pct(line.row)
+            text.append(
+                f"| {indicator} {INDICATOR_LABELS[indicator]} | {line.name} | {row['met']} "
+                f"| {row['total']} | {'-' if pct is None else f'{pct:.1f}%'} "
+                f"| {STATUS_LABELS[published_status(row)]} |"
+            )
+    corrections = book.report.get("corrections", [])
+    if corrections:
+        text += ["", f"Correcties op vastgestelde kwartalen: {len(corrections)} regels."]
+    return "\n".join(text) + "\n"

@@ -15,10 +15,11 @@ from procedures.report import (
     NORM_PCT,
     OUTCOME_LABELS,
     STATUS_LABELS,
-    ReportBook,
     published_pct,
     published_status,
 )
+from procedures.report_book import ReportBook
+from workflows.report_html import correction_lines, status_heading
 
 BOLD = Font(bold=True)
 TITLE = Font(bold=True, size=14)
@@ -50,6 +51,7 @@ def xlsx_bytes(book: ReportBook) -> bytes:
     for indicator in INDICATORS:
         _indicator_sheet(workbook.create_sheet(_sheet_title(indicator)), book, indicator)
     _deviation_sheet(workbook.create_sheet("Afwijkingen"), book)
+    _correction_sheet(workbook.create_sheet("Correcties"), book)
     _trend_sheet(workbook.create_sheet("Trend"), book)
     _exit_reason_sheet(workbook.create_sheet("Exitredenen"), book)
     as_plain_text(workbook)
@@ -79,6 +81,7 @@ def _overview(sheet: Worksheet, book: ReportBook) -> None:
         (f"Norm: {NORM_PCT}% voldaan per indicator (pas toe of leg uit).", None),
         ("Op norm: alles voldaan. Toegelicht: elke afwijking toegelicht of losgelaten.", None),
         ("Onder norm: minstens één afwijking zonder toelichting.", None),
+        (status_heading(book.report), BOLD),
         (_suppression_note(book), None),
     ]
     for number, (text, font) in enumerate(lines, 1):
@@ -102,19 +105,14 @@ def _indicator_sheet(sheet: Worksheet, book: ReportBook, indicator: str) -> None
     sheet.append(list(INDICATOR_COLUMNS))
     for cell in sheet[2]:
         cell.font = BOLD
-    report = book.report
-    for row in report["municipality_totals"]:
-        if row["indicator"] == indicator:
-            _append(sheet, ("Gemeente", "", ""), row, bold=True)
-    for total in report["cluster_totals"]:
-        if total["indicator"] != indicator:
-            continue
-        name = book.cluster_names.get(total["cluster"], total["cluster"])
-        _append(sheet, ("Cluster", name, ""), total, bold=True)
-        for row in report["rows"]:
-            if row["cluster"] == total["cluster"] and row["indicator"] == indicator:
-                directorate = book.directorate_names.get(row["directorate"], row["directorate"])
-                _append(sheet, ("Directie", name, directorate), row)
+    for line in book.lines(indicator):
+        labels = {"gemeente": ("Gemeente", "", ""), "cluster": ("Cluster", line.cluster, "")}
+        _append(
+            sheet,
+            labels.get(line.level, ("Directie", line.cluster, line.name)),
+            line.row,
+            bold=line.level != "directie",
+        )
     _widths(sheet, (10, 36, 44, 10, 11, 11, 13, 9, 11, 8, 22))
     sheet.freeze_panes = "A3"
 
@@ -155,8 +153,8 @@ def _deviation_sheet(sheet: Worksheet, book: ReportBook) -> None:
         sheet.append(
             [
                 item["vacancy"],
-                book.cluster_names.get(item["cluster"], item["cluster"]),
-                book.directorate_names.get(item["directorate"], item["directorate"]),
+                book.organisation.cluster_name(item["cluster"]),
+                book.organisation.directorate_name(item["directorate"]),
                 f"{item['indicator']} {item['step']}",
                 OUTCOME_LABELS.get(item["outcome"], item["outcome"]),
                 item["explanation"],
@@ -164,6 +162,28 @@ def _deviation_sheet(sheet: Worksheet, book: ReportBook) -> None:
         )
     _widths(sheet, (18, 30, 40, 28, 14, 80))
     sheet.freeze_panes = "A2"
+
+
+def _correction_sheet(sheet: Worksheet, book: ReportBook) -> None:
+    sheet.append(["Correcties op vastgestelde kwartalen"])
+    sheet["A1"].font = TITLE
+    sheet.append(
+        [
+            "Wat na het vaststellen nog in een eerder kwartaal is afgerond of toegelicht: de "
+            "cijfers zoals ze nu zijn min de vastgestelde, voor zover nog niet eerder genoemd."
+        ]
+    )
+    sheet.append(["Kwartaal", "Cluster", "Directie", "Indicator", *INDICATOR_COLUMNS[3:8]])
+    for cell in sheet[3]:
+        cell.font = BOLD
+    for line in correction_lines(book):
+        sheet.append([line["quarter"], line["cluster"], line["directorate"], line["indicator"],
+                      *line["counts"]])  # fmt: skip
+    if not book.report.get("corrections"):
+        sheet.append(["Geen correcties op vastgestelde kwartalen."])
+    elif book.report["suppressed"]:
+        sheet.append([f"-: een regel met een klein verschil (minder dan {book.threshold})."])
+    _widths(sheet, (10, 36, 44, 28, 10, 11, 11, 13, 9))
 
 
 def _trend_sheet(sheet: Worksheet, book: ReportBook) -> None:
@@ -177,7 +197,7 @@ def _trend_sheet(sheet: Worksheet, book: ReportBook) -> None:
     places = [MUNICIPALITY, *sorted(book.cluster_names)]
     for indicator in INDICATORS:
         for place in places:
-            name = "Gemeente" if place == MUNICIPALITY else book.cluster_names[place]
+            name = book.organisation.cluster_name(place)
             values = [points.get((indicator, place, q)) for q in quarters]
             sheet.append(
                 [f"{indicator} {INDICATOR_LABELS[indicator]}", name]

@@ -206,7 +206,7 @@ def test_the_html_report_shows_its_charts_offline_and_prints_in_chromium(
     """The kwartaalrapportage as P&O opens it: a file, no network, charts drawn, printable."""
     from procedures.engine import apply_event
     from procedures.events import parse_event
-    from procedures.report import report_book
+    from procedures.report_builder import build_report
     from procedures.tallies import roll_up
     from workflows.report_html import render_html
 
@@ -222,7 +222,7 @@ def test_the_html_report_shows_its_charts_offline_and_prints_in_chromium(
             raw = {"id": f"r-{n}", "vacancy": vacancy, "event": event, "at": at}
             apply_event(session, parse_event(raw | {"actor": "r", "data": data}), "test")
         roll_up(session)
-        book = report_book(session, "2025Q1", threshold=5, suppress=False)
+        book = build_report(session, "2025Q1", suppress=False)
         session.commit()
     dispose_engine(url)
     path = tmp_path / "2025Q1.html"
