@@ -198,16 +198,14 @@ def audit_verify() -> None:
         err.print(f"[red]✗[/] {item.vacancy} #{item.seq}: {item.reason}", markup=False)
     for bad in snapshot_breaks:
         err.print(f"✗ kwartaal {bad.quarter} versie {bad.version}: {bad.reason}", markup=False)
+    versions = f"{snapshots} {'versie' if snapshots == 1 else 'versies'} van vastgestelde kwartalen"
     if breaks or snapshot_breaks:
         err.print(
             f"Logboek GEBROKEN: {len(breaks)} fouten in {checked} regels, "
-            f"{len(snapshot_breaks)} in {snapshots} vastgestelde kwartaalversies."
+            f"{len(snapshot_breaks)} in {versions}."
         )
         raise typer.Exit(code=1)
-    out.print(
-        f"Logboek intact: {checked} transities en {snapshots} vastgestelde kwartaalversies "
-        "gecontroleerd."
-    )
+    out.print(f"Logboek intact: {checked} transities en {versions} gecontroleerd.")
 
 
 @audit_app.command("sample")

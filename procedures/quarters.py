@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models import QuarterReopening, QuarterSnapshot, Tally
 from procedures.alerts import insert_causes
@@ -186,18 +187,22 @@ def scheduled_close(session: Session, quarter: str, as_of: datetime, actor: str)
 
 
 def quarter_overview(session: Session) -> list[dict[str, Any]]:
-    """Every quarter with figures or snapshots: status and every snapshot version."""
+    """Every quarter with figures or snapshots: status and every snapshot version (without
+    the snapshots' content)."""
     reopened = reopenings(session)
     versions: dict[str, list[dict[str, Any]]] = {}
-    for snapshot in snapshot_versions(session):
-        row = snapshot.row
-        reopening = reopened.get((row.quarter, row.version))
-        versions.setdefault(row.quarter, []).append(
-            {"version": row.version, "closed_at": moment_text(row.closed_at),
-             "closed_by": row.closed_by, "sha256": row.sha256,
-             "reopened_at": moment_text(reopening.reopened_at) if reopening else None,
-             "reopened_by": reopening.reopened_by if reopening else None,
-             "reason": reopening.reason if reopening else None}
+    names = ("quarter", "version", "closed_at", "closed_by", "sha256")
+    statement = sa_select(*(col(getattr(QuarterSnapshot, name)) for name in names)).order_by(
+        col(QuarterSnapshot.quarter), col(QuarterSnapshot.version)
+    )
+    for quarter, version, closed_at, closed_by, sha256 in session.execute(statement):
+        again = reopened.get((quarter, version))
+        versions.setdefault(quarter, []).append(
+            {"version": version, "closed_at": moment_text(closed_at), "closed_by": closed_by,
+             "sha256": sha256,
+             "reopened_at": moment_text(again.reopened_at) if again else None,
+             "reopened_by": again.reopened_by if again else None,
+             "reason": again.reason if again else None}
         )  # fmt: skip
     quarters = set(versions) | set(session.exec(select(Tally.quarter).distinct()))
     overview = []

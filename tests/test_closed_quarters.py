@@ -13,8 +13,11 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from support import CHECKLIST
+from typer.testing import CliRunner
 
+from idflow.cli import app
 from models import Outbox, QuarterSnapshot, session_scope
+from notifications.render import Names, render_alert
 from procedures.corrections import corrections_for
 from procedures.organisation import load_organisation, parse_org_csv, sample_csv
 from procedures.quarters import close_quarter, quarter_overview, reopen_quarter
@@ -205,6 +208,10 @@ def test_audit_verify_detects_an_edited_snapshot_and_an_edited_reopening(
         ("2025Q1", 1, "inhoud gewijzigd (hash klopt niet)"),
         ("2025Q1", 1, "heropening gewijzigd (hash klopt niet)"),
     ]
+    verified = CliRunner().invoke(app, ["audit", "verify"])
+    assert verified.exit_code == 1
+    assert "kwartaal 2025Q1 versie 1: inhoud gewijzigd (hash klopt niet)" in verified.stderr
+    assert "2 in 2 versies van vastgestelde kwartalen" in verified.stderr
 
 
 def test_two_closes_of_the_same_quarter_at_once_give_one_snapshot(
@@ -292,6 +299,18 @@ def test_a_step_counted_in_a_closed_quarter_raises_one_correction_alert(
         "2025Q1",
         "not_met",
     )
+    with Session(engine) as session:
+        names = Names.load(session)
+        closed = session.exec(select(Outbox).where(Outbox.kind == "quarter_closed")).one()
+    message = render_alert(alert, names, "https://idflow.example")
+    assert message.title == (
+        "Correctie op vastgesteld kwartaal 2025Q1: V5, I&D-vacaturetekst (Onderwijs, Jeugd en Zorg)"
+    )
+    assert "uitkomst: niet voldaan" in message.body and "25 maart 2025 09:00" in message.body
+    assert "https://idflow.example/vacatures/V5" in message.body
+    told = render_alert(closed, names, "https://idflow.example")
+    assert told.title == "Kwartaal 2025Q1 vastgesteld (versie 1)"
+    assert closed.payload["sha256"] in told.body and "door pia" in told.body
 
 
 def test_a_quarter_that_has_not_ended_cannot_be_closed(engine: Engine) -> None:
@@ -300,3 +319,15 @@ def test_a_quarter_that_has_not_ended_cannot_be_closed(engine: Engine) -> None:
 
     with Session(engine) as session, pytest.raises(RuleViolation, match="nog niet voorbij"):
         close_quarter(session, quarter_of(datetime.now(UTC)), "pia")
+
+
+def test_a_correction_row_is_published_whole_only_when_no_difference_is_small() -> None:
+    from procedures.disclosure import suppress_corrections
+
+    key = {"quarter": "2025Q1", "directorate": "SOC-OJZ", "indicator": "I2"}
+    large = key | {"met": 6, "explained": 0, "released": 0, "not_met": -6, "total": 0}
+    negative = key | {"met": 0, "explained": 7, "released": 0, "not_met": -2, "total": 5}
+    assert suppress_corrections([large, negative], 5) == [
+        large,
+        key | dict.fromkeys(COUNTS, "-"),  # -2 would follow from 7 and 5
+    ]

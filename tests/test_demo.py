@@ -54,7 +54,7 @@ def test_the_demo_runs_in_an_empty_folder_and_a_second_run_finds_only_duplicates
 
     verified = _run(["audit", "verify"], tmp_path)
     assert verified.returncode == 0, verified.stderr
-    assert f"Logboek intact: {applied} transities en 0 vastgestelde" in verified.stdout
+    assert f"Logboek intact: {applied} transities en 0 versies van" in verified.stdout
 
     second = _run(["demo"], tmp_path)
     assert second.returncode == 0, second.stderr[-3000:]
