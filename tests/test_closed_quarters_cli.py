@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine
 from support import CHECKLIST
 from typer.testing import CliRunner
 
@@ -162,12 +163,11 @@ def _difference(now: list[dict[str, Any]], then: list[dict[str, Any]], quarter: 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # refused before anything changes
 def test_reopening_needs_a_reason_and_a_closed_quarter_with_dutch_refusals(
-    db_url: str, tmp_path: Path
+    engine: Engine, db_url: str, tmp_path: Path
 ) -> None:
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([IDFLOW, *args], cwd=tmp_path, capture_output=True, text=True)
 
-    assert run("init").returncode == 0
     missing = run("quarter", "reopen", "2025Q1")
     assert missing.returncode == 2 and "--reason" in missing.stderr
     blank = run("quarter", "reopen", "2025Q1", "--reason", "  ")
@@ -177,5 +177,4 @@ def test_reopening_needs_a_reason_and_a_closed_quarter_with_dutch_refusals(
     future = run("quarter", "close", "2999Q4")
     assert future.returncode == 1 and "nog niet voorbij" in future.stderr
     assert "Traceback" not in future.stderr + not_closed.stderr
-    listed = run("quarter", "list", "--json")
-    assert listed.returncode == 0 and json.loads(listed.stdout) == []
+    assert json.loads(Idflow(tmp_path)("quarter", "list", "--json")) == []
