@@ -20,8 +20,8 @@ from sqlalchemy import text
 from sqlmodel import Session, select
 
 from models import Directorate, get_engine
+from procedures.accounts import create_user, issue_token
 from procedures.audit import verify_log
-from web.accounts import create_user, issue_token
 
 
 @dataclass
@@ -75,7 +75,7 @@ def _bench_token(url: str) -> str:
         user = create_user(session, "bench", "bench-wachtwoord-123", "recruiter", codes)
         session.flush()
         assert user.id is not None
-        token = issue_token(session, user.id, "benchmark")
+        token = issue_token(session, user.id, "benchmark").token
         session.commit()
     return token
 

@@ -132,13 +132,14 @@ def _send(
         "id": event_id or f"cli-{uuid.uuid4()}",
         "vacancy": vacancy,
         "event": event,
-        "at": at or datetime.now(UTC).isoformat(),
         "actor": actor or getpass.getuser(),
         "data": data,
         "expected_version": expected_version,
     }
+    if at is not None:  # left out: now, and the same --id again is a duplicate
+        raw["at"] = at
     with session_scope(get_engine()) as session:
-        result = apply_event(session, parse_event(raw), origin="cli")
+        result = apply_event(session, parse_event(raw, interactive=True), origin="cli")
     out.print(output.applied_line(result))
 
 

@@ -28,15 +28,21 @@ def alembic_config(connection: Connection | None = None) -> Config:
 def upgrade_to_head(engine: Engine) -> None:
     """Bring the database to the newest revision in one transaction."""
     with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            # Several processes may start at once (web workers, `idflow init`); one migrates,
-            # the others wait and then find nothing to do. SQLite's BEGIN IMMEDIATE already
-            # serialises writers.
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+        hold_setup_lock(connection)
         config = alembic_config(connection)
         if _unversioned_idflow_schema(connection):
             command.stamp(config, BASELINE)
         command.upgrade(config, "head")
+
+
+def hold_setup_lock(connection: Connection) -> None:
+    """Serialise setting a database up until this transaction ends.
+
+    Several processes may start at once (web workers, `idflow init`); one migrates (or loads
+    the first policy and organisation), the others wait and then find nothing to do. SQLite's
+    BEGIN IMMEDIATE already serialises writers."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
 
 
 def _unversioned_idflow_schema(connection: Connection) -> bool:

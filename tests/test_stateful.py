@@ -24,6 +24,8 @@ STEPS = ("text", "biws", "rooney", "onboarding", "exit_interview")
 KEPT_TABLES = {"cluster", "directorate", "policy_version", "alembic_version"}
 
 explanation = st.sampled_from([None, "", "   ", "Spoed", " Toelichting "])
+CLEAN = "Voor ons team zoeken wij een collega die goed samenwerkt en helder schrijft."
+FLAGGED = "Voor ons jong en dynamisch team zoeken wij een collega met moedertaal Nederlands."
 checklist = st.sampled_from(
     [
         dict.fromkeys(POLICY.biws_checklist, True),
@@ -47,7 +49,9 @@ DATA: dict[str, st.SearchStrategy[dict[str, Any]]] = {
             "kind": st.sampled_from(["internal", "external", "freelance"]),
         }
     ),
-    "approve_text": st.just({}),
+    "approve_text": st.fixed_dictionaries(
+        {}, optional={"text": st.sampled_from([CLEAN, FLAGGED]), "explanation": explanation}
+    ).map(lambda d: {k: v for k, v in d.items() if v is not None}),
     "deviate_text": _optional("explanation", explanation),
     "complete_biws": st.fixed_dictionaries({"checklist": checklist}),
     "deviate_biws": _optional("explanation", explanation),
@@ -215,7 +219,12 @@ def test_random_event_sequences_keep_the_engine_invariants(engine: Engine) -> No
                 assert _snapshot(engine) == before, "a duplicate changed the database"
                 return
             self.accepted += 1
-            self._check_outcomes(before[1], _snapshot(engine)[1], vacancy, event)
+            after = _snapshot(engine)[1]
+            self._check_outcomes(before[1], after, vacancy, event)
+            if event == "approve_text":  # explained exactly when flagged phrases were explained
+                explained = payload.get("text") == FLAGGED and bool(payload.get("explanation"))
+                expected = "explained" if explained else "met"
+                assert after[vacancy]["outcome_text"] == expected, payload
 
         def _check_outcomes(
             self,

@@ -3,7 +3,7 @@
 import pytest
 from sqlmodel import Session, select
 
-from models import Transition
+from models import Tally, Transition
 from procedures.errors import RuleViolation
 
 OPEN = {"directorate": "SOC-OJZ", "scale": 12, "title": "Teamleider", "kind": "external"}
@@ -19,11 +19,14 @@ def test_approving_a_text_with_exclusionary_phrases_without_explanation_is_refus
         assert len(session.exec(select(Transition)).all()) == 1
 
 
-def test_an_explanation_lets_the_text_through_and_the_findings_are_stored(send, engine):
+def test_flagged_phrases_approved_with_an_explanation_end_explained_with_the_findings_stored(
+    send, engine
+):
+    """Pas toe of leg uit: the deviation is explained, and counts as such."""
     send("VAC-1", "open", "2025-01-06T09:00:00+01:00", OPEN)
     data = {"text": EXCLUSIONARY, "explanation": "Traineeprogramma; tekst wordt aangepast."}
     result = send("VAC-1", "approve_text", "2025-01-07T09:00:00+01:00", data)
-    assert (result.state, result.outcome) == ("biws", "met")
+    assert (result.state, result.outcome) == ("biws", "explained")
     with Session(engine) as session:
         row = session.exec(select(Transition).where(Transition.seq == 2)).one()
     evidence = row.data["text_check"]
@@ -33,19 +36,41 @@ def test_an_explanation_lets_the_text_through_and_the_findings_are_stored(send, 
     assert evidence["wordlist_version"].startswith("exclusionary=")
 
 
-def test_a_clean_text_is_approved_without_explanation_with_its_evidence(send, engine):
+@pytest.mark.parametrize("explanation", [None, "Extra toelichting"])
+def test_a_clean_text_is_approved_met_with_its_evidence(send, engine, explanation):
     send("VAC-1", "open", "2025-01-06T09:00:00+01:00", OPEN)
-    send("VAC-1", "approve_text", "2025-01-07T09:00:00+01:00", {"text": CLEAN})
+    data = {"text": CLEAN} | ({"explanation": explanation} if explanation else {})
+    result = send("VAC-1", "approve_text", "2025-01-07T09:00:00+01:00", data)
+    assert result.outcome == "met"  # nothing flagged: nothing to explain
     with Session(engine) as session:
         row = session.exec(select(Transition).where(Transition.seq == 2)).one()
     assert row.data["text_check"]["exclusionary"] == 0
     assert row.data["text"] == CLEAN
 
 
-def test_approval_without_a_text_needs_no_check(send, engine):
+@pytest.mark.parametrize("data", [{}, {"explanation": "Tekst komt uit het sjabloon"}])
+def test_approval_without_a_text_needs_no_check_and_is_met(send, engine, data):
     send("VAC-1", "open", "2025-01-06T09:00:00+01:00", OPEN)
-    result = send("VAC-1", "approve_text", "2025-01-07T09:00:00+01:00")
+    result = send("VAC-1", "approve_text", "2025-01-07T09:00:00+01:00", data)
     assert result.outcome == "met"
     with Session(engine) as session:
         row = session.exec(select(Transition).where(Transition.seq == 2)).one()
     assert "text_check" not in row.data
+
+
+def test_an_explained_text_counts_as_explained_in_the_quarter_not_as_met(send, engine):
+    from procedures.tallies import roll_up
+
+    send("VAC-1", "open", "2025-01-06T09:00:00+01:00", OPEN)
+    send("VAC-2", "open", "2025-01-06T09:00:00+01:00", OPEN)
+    flagged = {"text": EXCLUSIONARY, "explanation": "Traineeprogramma"}
+    send("VAC-1", "approve_text", "2025-01-07T09:00:00+01:00", flagged)
+    send("VAC-2", "approve_text", "2025-01-07T09:00:00+01:00", {"text": CLEAN})
+    with Session(engine) as session:
+        roll_up(session)
+        session.commit()
+        tallies = session.exec(select(Tally).where(Tally.indicator == "I2")).all()
+    assert {(t.quarter, t.outcome, t.count) for t in tallies} == {
+        ("2025Q1", "explained", 1),
+        ("2025Q1", "met", 1),
+    }

@@ -110,3 +110,29 @@ def test_users_are_deactivated_and_tokens_revoked_from_the_command_line(site: Si
     unknown = runner.invoke(app, ["users", "deactivate", "niemand"])
     assert unknown.exit_code != 0
     assert "Gebruiker 'niemand' bestaat niet." in str(unknown.exception) + unknown.output
+
+
+@sqlite_only
+@pytest.mark.parametrize("username", ["<b>x</b>", "a\nb", "nul\x00", "met spatie", "x" * 65])
+def test_markup_and_control_characters_are_refused_in_user_names_everywhere(
+    site: Site, username: str
+) -> None:
+    from idflow.cli import app
+
+    body = {"username": username, "password": PASSWORD, "role": "pno"}
+    answer = site.client.post("/api/users", json=body, headers=site.auth("adm"))
+    assert answer.status_code == 422, answer.text
+    assert "letters, cijfers en . _ @ -" in answer.json()["detail"]
+    result = CliRunner().invoke(
+        app, ["users", "add", username, "--role", "pno"], env={"IDFLOW_NEW_USER_PASSWORD": PASSWORD}
+    )
+    assert result.exit_code != 0 and "Ongeldige gebruikersnaam" in str(result.exception)
+    with Session(site.engine) as session:
+        names = set(session.exec(select(User.username)))
+    assert names == {"adm"}
+
+
+@sqlite_only
+def test_the_last_active_admin_keeps_the_admin_role(site: Site) -> None:
+    answer = site.client.post("/api/users/adm", json={"role": "pno"}, headers=site.auth("adm"))
+    assert answer.status_code == 422 and "laatste actieve beheerder" in answer.json()["detail"]

@@ -13,8 +13,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from models.tables import ApiToken, Transition, User
+from procedures.accounts import create_user, issue_token
 from procedures.policy import default_policy
-from web.accounts import create_user, issue_token
 from web.app import create_app
 
 PASSWORD = "correct-horse-battery"
@@ -61,7 +61,7 @@ class Site:
             with Session(self.engine) as session:
                 user = create_user(session, name, PASSWORD, role, directorates)
                 assert user.id is not None
-                self.tokens[name] = issue_token(session, user.id, "tests")
+                self.tokens[name] = issue_token(session, user.id, "tests").token
                 session.commit()
         return self.tokens[name]
 
@@ -723,9 +723,9 @@ def test_a_bad_policy_is_refused_in_dutch(site: Site) -> None:
 def test_unsuppressed_figures_follow_the_permission_table(
     site: Site, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from web.roles import PERMISSIONS
+    from procedures.access import PERMISSIONS, Permission
 
-    monkeypatch.setitem(PERMISSIONS, "report_unsuppressed", frozenset({"pno"}))
+    monkeypatch.setitem(PERMISSIONS, "report_unsuppressed", Permission(frozenset({"pno"})))
     url = "/api/reports/2025Q1?format=csv&suppress=false"
     assert site.client.get(url, headers=site.auth("aud")).status_code == 403
     assert site.client.get(url, headers=site.auth("pia")).status_code == 200

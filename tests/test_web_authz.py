@@ -42,6 +42,7 @@ EXPECTED: dict[tuple[str, str], set[str] | str] = {
     ("POST", "/api/policy"): {"admin"},
     ("GET", "/api/users"): {"admin"},
     ("POST", "/api/users"): {"admin"},
+    ("POST", "/api/users/{username}"): {"admin"},
     ("POST", "/api/users/{username}/deactivate"): {"admin"},
     ("POST", "/api/users/{username}/activate"): {"admin"},
     ("GET", "/api/users/{username}/tokens"): {"admin"},

@@ -13,8 +13,8 @@ from sqlmodel import Session
 
 from models import get_settings
 from models.database import dispose_engine, get_engine
+from procedures.accounts import create_user, issue_token
 from procedures.setup import initialise
-from web.accounts import create_user, issue_token
 from web.app import create_app
 
 ROLES = {"recruiter": ["SOC-OJZ"], "auditor": [], "admin": []}
@@ -36,7 +36,7 @@ def database() -> Iterator[None]:
         for role, directorates in ROLES.items():
             user = create_user(session, f"fuzz-{role}", "correct-horse-battery", role, directorates)
             assert user.id is not None
-            TOKENS[role] = issue_token(session, user.id, "schemathesis")
+            TOKENS[role] = issue_token(session, user.id, "schemathesis").token
         session.commit()
     yield
     dispose_engine(DB_URL)

@@ -5,37 +5,36 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, File, Path, Query, Request, Response, UploadFile
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from models import get_engine
+from procedures.access import Principal, report_refusal
+from procedures.accounts import (
+    activate_user,
+    change_user,
+    create_user,
+    deactivate_user,
+    issue_token,
+    revoke_token,
+    set_password,
+    token_rows,
+    user_row,
+    user_rows,
+)
 from procedures.audit import verify_log
 from procedures.chart import STATE_LABELS
 from procedures.engine import Applied
+from procedures.fields import LIMITS
 from procedures.organisation import load_organisation, parse_org_csv
 from procedures.queries import alert_rows, directorate_choices, find_procedures
 from procedures.setup import add_policy, parse_policy
 from procedures.snapshots import verify_snapshots
 from procedures.textcheck import check_text
-from web.accounts import (
-    Principal,
-    activate_user,
-    create_user,
-    deactivate_user,
-    issue_token,
-    revoke_token,
-    token_rows,
-    user_rows,
-)
 from web.deps import Allow, unit
 from web.problems import PROBLEM_TYPE, UploadTooLarge, problem
-from web.roles import may
 from web.service import CONTENT_TYPES, import_upload, report_file, send_event, visible_detail
 from workflows.importer import decode_utf8
 
-WHOLE_MUNICIPALITY = (
-    "De XLSX- en HTML-rapportage gaan over de hele gemeente (met clustertotalen); als "
-    "recruiter downloadt u de cijfers van uw eigen directies als JSON of CSV."
-)
 PROBLEM = {"model": dict, "content": {PROBLEM_TYPE: {}}, "description": "Probleemdetails"}
 TOO_LARGE: dict[int | str, dict[str, Any]] = {413: PROBLEM | {"description": "Bestand te groot"}}
 AT_DESCRIPTION = (
@@ -56,28 +55,31 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# Strict like every event field (procedures/events.py): "12" is not a scale, true not a count.
 class OpenIn(_In):
-    vacancy: str = Field(examples=["VAC-2025-001"])
-    directorate: str = Field(examples=["SOC-OJZ"])
-    scale: int = Field(examples=[12])
-    title: str = Field(examples=["Teamleider"])
+    vacancy: StrictStr = Field(examples=["VAC-2025-001"])
+    directorate: StrictStr = Field(examples=["SOC-OJZ"])
+    scale: StrictInt = Field(examples=[12])
+    title: StrictStr = Field(max_length=LIMITS["title"], examples=["Teamleider"])
     kind: Literal["internal", "external"] = "external"
-    id: str | None = Field(None, description="Gebeurtenis-id; standaard een nieuw id")
+    id: StrictStr | None = Field(None, description="Gebeurtenis-id; standaard een nieuw id")
     # Text, checked by the event parser like every other entry point's: a number (or a date
     # type that takes numbers) would be read as Unix time.
     at: str | None = Field(None, description=AT_DESCRIPTION, examples=[AT_EXAMPLE])
 
 
 class EventBody(_In):
-    event: str = Field(examples=["approve_text"])
+    event: StrictStr = Field(examples=["approve_text"])
     data: dict[str, Any] = Field(default_factory=dict)
-    id: str | None = Field(None, description="Gebeurtenis-id; standaard een nieuw id")
+    id: StrictStr | None = Field(None, description="Gebeurtenis-id; standaard een nieuw id")
     at: str | None = Field(None, description=AT_DESCRIPTION, examples=[AT_EXAMPLE])
-    expected_version: int | None = None
+    expected_version: StrictInt | None = None
 
 
 class TextIn(_In):
-    text: str = Field(min_length=1, max_length=100_000, examples=["Wij zoeken een jong team..."])
+    text: StrictStr = Field(
+        min_length=1, max_length=LIMITS["text"], examples=["Wij zoeken een jong team..."]
+    )
 
 
 class VacancyOut(BaseModel):
@@ -94,10 +96,18 @@ class VacancyOut(BaseModel):
 
 
 class UserIn(_In):
-    username: str
-    password: str
-    role: str
-    directorates: list[str] = Field(default_factory=list)
+    username: StrictStr
+    password: StrictStr
+    role: StrictStr
+    directorates: list[StrictStr] = Field(default_factory=list)
+
+
+class UserChange(_In):
+    """Only what is given changes; every change ends the user's sessions."""
+
+    role: StrictStr | None = None
+    directorates: list[StrictStr] | None = None
+    password: StrictStr | None = None
 
 
 def _applied(result: Applied, response: Response) -> Applied:
@@ -203,12 +213,9 @@ def download_report(
 ) -> Response:
     """The quarterly report of your directorates (a closed quarter as it was fixed);
     unsuppressed and restated figures for P&O and auditors."""
-    if not suppress and not may(who.role, "report_unsuppressed"):
-        return problem(403, "Ongemaskeerde cijfers zijn alleen voor P&O en auditors.", request)
-    if restated and not may(who.role, "report_restated"):
-        return problem(403, "Herberekende cijfers zijn alleen voor P&O en auditors.", request)
-    if who.scope is not None and format in ("xlsx", "html"):
-        return problem(403, WHOLE_MUNICIPALITY, request)
+    refusal = report_refusal(who, format, suppress, restated)
+    if refusal:
+        return problem(403, refusal, request)
     engine = get_engine(request.app.state.database_url)
     content = report_file(engine, who, quarter, format, suppress, restated, version)
     suffix = f"-v{version}" if version else "-herberekend" if restated else ""
@@ -344,13 +351,33 @@ def revoke(
         return revoke_token(session, token_id)
 
 
+@router.post("/users/{username}", responses=NOT_FOUND)
+def change(
+    username: str, body: UserChange, request: Request, who: Principal = Depends(Allow("admin"))
+) -> dict[str, Any]:
+    """Change a user's role, directorates or password; their sessions end at once."""
+    with unit(request) as session:
+        if body.role is not None or body.directorates is not None:
+            change_user(session, username, body.role, body.directorates)
+        if body.password is not None:
+            set_password(session, username, body.password)
+        return user_row(session, username)
+
+
 @router.post("/tokens", status_code=201)
 def new_token(
-    request: Request, label: str = "", who: Principal = Depends(Allow("signed_in"))
-) -> dict[str, str]:
-    """A new API token for yourself; it is shown once and stored only as a hash."""
+    request: Request,
+    label: str = Query("", description="Waarvoor het token dient (hoogstens 100 tekens)"),
+    days: int | None = Query(None, description="Geldigheid in dagen (1 tot 365; standaard 90)"),
+    read_only: bool = Query(False, description="Alleen lezen"),
+    who: Principal = Depends(Allow("signed_in")),
+) -> dict[str, Any]:
+    """A new API token for yourself, shown once with its expiry; stored only as a hash.
+
+    Roles that change nothing (P&O, auditors) and read-only tokens get read-only tokens."""
     with unit(request) as session:
-        return {"token": issue_token(session, who.user_id, label)}
+        issued = issue_token(session, who.user_id, label, days, read_only, by=who)
+    return asdict(issued) | {"expires_at": issued.expires_at.isoformat()}
 
 
 @router.get("/me")

@@ -14,7 +14,7 @@ from procedures.alerts import KIND_LABELS
 from procedures.chart import STATE_LABELS
 from procedures.policy import AMSTERDAM
 from web import api, pages, problems, quarter_pages, quarters_api
-from web.accounts import LoginLimiter
+from web.guard import BodyLimit, SecurityHeaders
 
 # The delivery status of an alert cause (outbox row), as notifications/ sets it.
 ALERT_STATUS_LABELS = {
@@ -47,7 +47,6 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
     )
     app.state.settings = settings
     app.state.database_url = database_url or settings.database_url
-    app.state.login_limiter = LoginLimiter(settings.login_max_failures, settings.login_window_s)
     package = resources.files("web")
     app.state.templates = _templates(str(package.joinpath("templates")))
     secret = settings.session_secret
@@ -59,6 +58,9 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
         same_site="lax",
         https_only=settings.cookie_secure,
     )
+    app.add_middleware(BodyLimit)
+    # Added last, so outermost: every answer gets the headers, error answers too.
+    app.add_middleware(SecurityHeaders, hsts=settings.cookie_secure)
     app.mount("/static", StaticFiles(directory=str(package.joinpath("static"))), name="static")
     app.include_router(api.router)
     app.include_router(quarters_api.router)

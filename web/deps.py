@@ -3,14 +3,16 @@
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
 from fastapi import Request
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from models import get_engine, session_scope
-from web.accounts import Principal, principal_of, user_for_token
-from web.roles import may
+from procedures.access import Principal, allowed
+from procedures.accounts import principal_of, token_principal
+from procedures.sessions import session_user
 
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -57,18 +59,26 @@ def current_principal(request: Request, submitted_csrf: str | None = None) -> Pr
     ``X-CSRF-Token`` header or the form field ``csrf``; a token request needs none.
     """
     header = request.headers.get("authorization", "")
+    now = datetime.now(UTC)
     with unit(request) as session:
         if header.lower().startswith("bearer "):
-            user_id = user_for_token(session, header[7:].strip())
-            principal = principal_of(session, user_id) if user_id else None
+            principal = token_principal(session, header[7:].strip(), now)
         else:
-            uid = request.session.get("uid")
-            principal = principal_of(session, uid) if isinstance(uid, int) else None
+            principal = _session_principal(request, session, now)
             if principal is not None and request.method not in SAFE_METHODS:
                 check_csrf(request, submitted_csrf)
     if principal is None:
         raise NotSignedIn()
     return principal
+
+
+def _session_principal(request: Request, session: Session, now: datetime) -> Principal | None:
+    key = request.session.get("sid")
+    if not isinstance(key, str):
+        return None
+    settings = request.app.state.settings
+    user_id = session_user(session, key, now, settings.session_idle_s, settings.session_max_age_s)
+    return principal_of(session, user_id) if user_id is not None else None
 
 
 class Allow:
@@ -84,7 +94,7 @@ class Allow:
             value = (await request.form()).get("csrf")
             submitted = value if isinstance(value, str) else None
         principal = await run_in_threadpool(current_principal, request, submitted)
-        if not may(principal.role, self.permission):
+        if not allowed(principal, self.permission):
             raise Forbidden()
         return principal
 

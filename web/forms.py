@@ -14,6 +14,7 @@ from starlette.datastructures import FormData
 
 from procedures.chart import STEP_LABELS, VacancyChart
 from procedures.events import DATA_SCHEMAS
+from procedures.fields import LIMITS
 from procedures.policy import Policy
 
 EVENT_LABELS: dict[str, str] = {e.id: e.name for e in VacancyChart.events}  # type: ignore[attr-defined]
@@ -48,7 +49,8 @@ NOTES = {
     "held": "Nee = aangeboden maar door de medewerker afgeslagen.",
     "text": (
         "Plak de tekst en kies 'Tekst controleren' voor de inclusieve tekstcheck. Keurt u goed "
-        "met de tekst erbij, dan wordt de uitkomst van de check bij deze stap bewaard."
+        "met de tekst erbij, dan wordt de uitkomst van de check bij deze stap bewaard. Keurt u "
+        "uitsluitende formuleringen goed met een toelichting, dan telt de stap als 'toegelicht'."
     ),
 }
 _CODE_LISTS = {
@@ -70,6 +72,7 @@ class FormField:
     required: bool
     choices: list[tuple[str, str]] = field(default_factory=list)
     note: str | None = None
+    maxlength: int | None = None  # the field's documented limit, for the browser too
 
 
 def fields_for(event: str, policy: Policy, outcomes: dict[str, str | None]) -> list[FormField]:
@@ -80,7 +83,8 @@ def fields_for(event: str, policy: Policy, outcomes: dict[str, str | None]) -> l
         widget, choices = _widget(name, info.annotation, policy, outcomes)
         required = info.is_required() and widget != "checkboxes"
         label = FIELD_LABELS.get(name, name)
-        fields.append(FormField(name, label, widget, required, choices, NOTES.get(name)))
+        note, limit = NOTES.get(name), LIMITS.get(name)
+        fields.append(FormField(name, label, widget, required, choices, note, limit))
     return fields
 
 

@@ -1,5 +1,7 @@
 """Server-rendered Dutch pages: sign-in, vacancies, one vacancy, the P&O dashboard, users."""
 
+import math
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -8,11 +10,20 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from models import get_engine
+from procedures.access import ROLE_LABELS, ROLES, Principal, may
+from procedures.accounts import authenticate, create_user, user_rows
 from procedures.errors import IdflowError
 from procedures.queries import directorate_choices, find_procedures
-from web.accounts import Principal, authenticate, create_user, user_rows
+from procedures.sessions import (
+    Backoff,
+    blocked_for,
+    clear_failures,
+    end_session,
+    forget_old_sessions,
+    record_failure,
+    start_session,
+)
 from web.deps import Allow, check_csrf, csrf_token, unit
-from web.roles import HOME, ROLE_LABELS, ROLES, may
 from web.service import send_event, visible_detail
 from web.views import (
     dashboard_context,
@@ -25,7 +36,11 @@ from web.views import (
 
 router = APIRouter(include_in_schema=False)
 LOGIN_FAILED = "Onbekende gebruikersnaam of onjuist wachtwoord."
-LOGIN_BLOCKED = "Te veel mislukte aanmeldpogingen. Probeer het over enkele minuten opnieuw."
+LOGIN_BLOCKED = (
+    "Te veel mislukte aanmeldpogingen met deze naam vanaf dit adres. Probeer het over {wait} "
+    "opnieuw."
+)
+HOME = {"recruiter": "/vacatures", "pno": "/dashboard", "auditor": "/dashboard", "admin": "/beheer"}
 
 
 def render(
@@ -58,28 +73,48 @@ def login(
     csrf: str = Form(""),
 ) -> Response:
     check_csrf(request, csrf)
-    user_id, error, status = _check_password(request, username, password)
-    if user_id is None:
+    key, error, status = _sign_in(request, username, password)
+    if key is None:
         context = {"next": next, "username": username, "error": error}
         return render(request, "login.html", context, None, status)
     request.session.clear()  # a fresh session (and CSRF token) at every sign-in
-    request.session["uid"] = user_id
+    request.session["sid"] = key
     return redirect(next if next.startswith("/") and not next.startswith("//") else "/")
 
 
-def _check_password(request: Request, username: str, password: str) -> tuple[Any, str, int]:
-    """(user id, "", 303) or (None, the one Dutch refusal, status); counts failures."""
-    limiter, address = request.app.state.login_limiter, _client(request)
-    blocked = limiter.blocked(username, address)
-    user = None
-    if not blocked:
-        with unit(request) as session:
-            user = authenticate(session, username, password)
-    if user is None:
-        limiter.fail(username, address)
-        return None, LOGIN_BLOCKED if blocked else LOGIN_FAILED, 429 if blocked else 401
-    limiter.reset(username)
-    return user.id, "", 303
+def _sign_in(request: Request, username: str, password: str) -> tuple[str | None, str, int]:
+    """(session key, "", 303) or (None, the one Dutch refusal, status); counts failures.
+
+    A name blocked at this address is refused without checking the password, and the
+    refusal does not count: only failures make the wait longer."""
+    settings, address, now = request.app.state.settings, _client(request), datetime.now(UTC)
+    with unit(request) as session:
+        wait = blocked_for(session, username, address, now)
+        if wait:
+            return None, LOGIN_BLOCKED.format(wait=_wait_text(wait)), 429
+        user = authenticate(session, username, password)
+        if user is None or user.id is None:
+            record_failure(session, username, address, now, _backoff(settings))
+            return None, LOGIN_FAILED, 401
+        clear_failures(session, username, address)
+        forget_old_sessions(session, now, settings.session_idle_s, settings.session_max_age_s)
+        return start_session(session, user.id, now), "", 303
+
+
+def _wait_text(seconds: float) -> str:
+    if seconds < 60:
+        return f"{math.ceil(seconds)} seconden"
+    minutes = math.ceil(seconds / 60)
+    return "1 minuut" if minutes == 1 else f"{minutes} minuten"
+
+
+def _backoff(settings: Any) -> Backoff:
+    return Backoff(
+        free=settings.login_max_failures,
+        base_s=settings.login_backoff_base_s,
+        cap_s=settings.login_backoff_max_s,
+        forget_s=settings.login_window_s,
+    )
 
 
 def _client(request: Request) -> str:
@@ -88,6 +123,10 @@ def _client(request: Request) -> str:
 
 @router.post("/logout")
 def logout(request: Request, who: Principal = Depends(Allow("signed_in"))) -> Response:
+    key = request.session.get("sid")
+    if isinstance(key, str):
+        with unit(request) as session:
+            end_session(session, key)
     request.session.clear()
     return redirect("/login")
 
@@ -119,6 +158,7 @@ def _vacancies_page(
     context: dict[str, Any] = {"rows": rows, "filters": filters, "flags": flags}
     context["directorates"] = choices
     context |= {"open_fields": fields, "typed": typed, "error": error, "now": datetime.now(UTC)}
+    context["event_id"] = f"web-{uuid.uuid4()}"  # a double-submitted form is one event
     return render(request, "vacancies.html", context, who, status)
 
 

@@ -9,7 +9,9 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
 from procedures.errors import IdflowError, InvalidInput
+from procedures.fields import dutch_problems
 from web.deps import CsrfFailed, Forbidden, NotSignedIn
+from web.guard import security_headers
 
 log = logging.getLogger("idflow.web")
 
@@ -21,7 +23,7 @@ TITLES = {
     404: "Niet gevonden",
     405: "Methode niet toegestaan",
     409: "Conflict",
-    413: "Bestand te groot",
+    413: "Te groot",
     422: "Geweigerd",
     429: "Te veel pogingen",
     500: "Interne fout",
@@ -105,7 +107,10 @@ def install(app: Any) -> None:
             request.url.path,
             exc_info=(type(error), error, error.__traceback__),
         )
-        return _answer(request, 500, MESSAGES[500])
+        answer = _answer(request, 500, MESSAGES[500])
+        # Answered outside the middleware that adds them to every other answer.
+        answer.headers.update(security_headers(request.app.state.settings))
+        return answer
 
 
 def _answer(request: Request, status: int, detail: str) -> Response:
@@ -121,43 +126,6 @@ def _answer(request: Request, status: int, detail: str) -> Response:
         return Response(text, status_code=status, media_type="text/plain; charset=utf-8")
 
 
-_REQUEST_MESSAGES = {
-    "missing": "ontbreekt",
-    "extra_forbidden": "is geen toegestaan veld",
-    "int_type": "moet een geheel getal zijn",
-    "int_parsing": "moet een geheel getal zijn",
-    "bool_parsing": "moet true of false zijn",
-    "bool_type": "moet true of false zijn",
-    "string_type": "moet tekst zijn",
-    "dict_type": "moet een JSON-object zijn",
-    "model_attributes_type": "moet een JSON-object zijn",
-    "json_invalid": "is geen geldige JSON",
-    "string_too_short": "is te kort",
-    "string_too_long": "is te lang",
-    "string_pattern_mismatch": "bevat ongeldige tekens",
-    "literal_error": "heeft een waarde die niet is toegestaan",
-    "enum": "heeft een waarde die niet is toegestaan",
-    "greater_than_equal": "is te klein",
-    "less_than_equal": "is te groot",
-    "datetime_parsing": "moet een tijdstip in ISO 8601 zijn",
-    "datetime_from_date_parsing": "moet een tijdstip in ISO 8601 zijn",
-}
-
-
-# Fields whose refusal says more than the type's general message.
-_FIELD_MESSAGES = {
-    ("at", "string_type"): "moet een tijdstip in ISO 8601 zijn, als tekst "
-    "(bijv. 2025-01-06T09:30:00+01:00)",
-}
-
-
 def request_errors(errors: Any) -> str:
-    """FastAPI's validation errors as one Dutch sentence per problem."""
-    parts = []
-    for item in errors:
-        loc = [str(p) for p in item.get("loc", ()) if p != "body"]
-        where = ".".join(loc) or "verzoek"
-        kind = item.get("type")
-        text = _FIELD_MESSAGES.get((loc[-1] if loc else "", kind)) or _REQUEST_MESSAGES.get(kind)
-        parts.append(f"{where}: {text or item.get('msg', '')}")
-    return "Ongeldig verzoek: " + "; ".join(parts) + "."
+    """FastAPI's validation errors as one Dutch sentence per problem (the events' words)."""
+    return "Ongeldig verzoek: " + "; ".join(dutch_problems(errors, "verzoek")) + "."

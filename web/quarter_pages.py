@@ -8,11 +8,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from models import get_engine
+from procedures.access import Principal
 from procedures.calendar import quarter_end
 from procedures.errors import IdflowError
 from procedures.quarters import close_preview, close_quarter, quarter_overview, reopen_quarter
 from procedures.report import CLOSED, INDICATOR_LABELS, INDICATORS
-from web.accounts import Principal
 from web.deps import Allow, unit
 from web.pages import in_thread, redirect, render
 from web.views import roll_up_now

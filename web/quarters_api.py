@@ -5,11 +5,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from procedures.access import Principal
 from procedures.errors import InvalidInput
 from procedures.quarters import close_quarter, quarter_overview, reopen_quarter
 from procedures.report_builder import report_quarter
 from procedures.snapshots import moment_text, snapshot_of
-from web.accounts import Principal
 from web.deps import Allow, unit
 
 router = APIRouter(prefix="/api/quarters")

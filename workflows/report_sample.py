@@ -23,6 +23,16 @@ HEADERS = {
 }
 
 
+# A spreadsheet reads a cell starting with one of these as a formula (CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def as_csv_text(value: object) -> object:
+    """Text that a spreadsheet would run as a formula, kept as text: a leading apostrophe (as
+    the XLSX keeps such text a string). Numbers and dates are written as they are."""
+    return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_START) else value
+
+
 def write_sample(sample: Sample, output: str | None) -> tuple[Path, Path]:
     """Write ``sample`` to ``output`` (CSV) and the same name with ``.xlsx``; return both paths."""
     csv_path = (
@@ -32,7 +42,7 @@ def write_sample(sample: Sample, output: str | None) -> tuple[Path, Path]:
     with csv_path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(COLUMNS), lineterminator="\n")
         writer.writeheader()
-        writer.writerows(sample.rows)
+        writer.writerows({k: as_csv_text(v) for k, v in row.items()} for row in sample.rows)
     xlsx_path = csv_path.with_suffix(".xlsx")
     workbook = Workbook()
     sheet = workbook.active

@@ -2,7 +2,7 @@
 (quarter_reopening).
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-04 18:13:49.233134
 """
 
@@ -13,7 +13,7 @@ import sqlmodel  # noqa: F401  (autogenerate may write sqlmodel types without im
 from alembic import op
 
 revision: str = "0004"
-down_revision: str | Sequence[str] | None = "0002"
+down_revision: str | Sequence[str] | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -15,8 +15,8 @@ from sqlmodel import Session
 
 from models import Settings, get_settings
 from models.database import dispose_engine, get_engine
+from procedures.accounts import create_user
 from procedures.setup import initialise
-from web.accounts import create_user
 from web.app import create_app
 
 pytestmark = pytest.mark.browser
@@ -87,8 +87,13 @@ def page(browser: object, server: str) -> Iterator[object]:
     context = browser.new_context(base_url=server, viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
+    console: list[str] = []
+    page.on("console", lambda message: console.append(message.text))
     yield page
     context.close()
+    # The pages are served with a CSP without inline script or style: nothing may be refused.
+    refused = [text for text in console if "Content Security Policy" in text]
+    assert not refused, refused
 
 
 def shoot(page: object, name: str) -> None:
