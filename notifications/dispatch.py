@@ -129,7 +129,8 @@ def _insert_new(session: Session, rows: list[dict[str, object]]) -> int:
     for start in range(0, len(rows), PLAN_CHUNK):
         chunk = rows[start : start + PLAN_CHUNK]
         statement = dialect.insert(DELIVERY).values(chunk).on_conflict_do_nothing()
-        planned += int(session.connection().execute(statement).rowcount)
+        new = session.connection().execute(statement.returning(DELIVERY.c.id))
+        planned += len(new.all())
     return planned
 
 

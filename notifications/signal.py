@@ -32,6 +32,17 @@ _KEY = "idflow.alerts.raised"
 log = logging.getLogger(__name__)
 
 
+class _DrainingAtExit(logging.Filter):
+    """Prefect's events worker says it is "still processing" while it sends the last signal
+    of a command that is ending; that is the point, not a warning for whoever reads stderr."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Still processing items")
+
+
+logging.getLogger("EventsWorker").addFilter(_DrainingAtExit())
+
+
 @dataclass(frozen=True)
 class Raised:
     """One alert cause written in a transaction (what the event names)."""

@@ -49,10 +49,10 @@ def upgrade() -> None:
     with op.batch_alter_table("delivery", schema=None) as batch_op:
         batch_op.add_column(sa.Column("channel", sa.String(length=16), nullable=True))
         batch_op.add_column(sa.Column("failing_since", sa.DateTime(), nullable=True))
+        batch_op.drop_constraint("uq_delivery_outbox_recipient", type_="unique")
     _split_per_channel(op.get_bind())
     with op.batch_alter_table("delivery", schema=None) as batch_op:
         batch_op.alter_column("channel", existing_type=sa.String(length=16), nullable=False)
-        batch_op.drop_constraint("uq_delivery_outbox_recipient", type_="unique")
         batch_op.create_unique_constraint(
             "uq_delivery_outbox_recipient_channel", ["outbox_id", "recipient", "channel"]
         )
@@ -86,10 +86,10 @@ def downgrade() -> None:
     """Downgrade schema: one row per (cause, recipient) again, its sent channels listed."""
     with op.batch_alter_table("delivery", schema=None) as batch_op:
         batch_op.add_column(sa.Column("sent_channels", sa.JSON(), nullable=True))
+        batch_op.drop_constraint("uq_delivery_outbox_recipient_channel", type_="unique")
     _merge_channels(op.get_bind())
     with op.batch_alter_table("delivery", schema=None) as batch_op:
         batch_op.alter_column("sent_channels", existing_type=sa.JSON(), nullable=False)
-        batch_op.drop_constraint("uq_delivery_outbox_recipient_channel", type_="unique")
         batch_op.create_unique_constraint(
             "uq_delivery_outbox_recipient", ["outbox_id", "recipient"]
         )
