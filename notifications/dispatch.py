@@ -16,7 +16,6 @@ can drop the copy: at least once, never silently lost.
 """
 
 import uuid
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, Table, exists, tuple_, update
@@ -57,16 +56,15 @@ def dispatch(
     routing: Routing,
     as_of: datetime | None = None,
     limits: Limits | None = None,
-    stop: Callable[[], bool] = lambda: False,
 ) -> DispatchResult:
     """One full run: plan, immediate alerts, due digests, until nothing is left to do."""
     clock, limits = Clock(as_of), limits or Limits.from_settings()
     result, down = DispatchResult(), Down()
     sender = _Sender(engine, routing, clock, limits)
-    while not stop():
+    while True:
         run = plan(engine, routing, clock(), limits)
-        run.merge(sender.immediate(down, stop))
-        run.merge(sender.digests(down, stop))
+        run.merge(sender.immediate(down))
+        run.merge(sender.digests(down))
         result.merge(run)
         if not run.busy:
             break
@@ -154,10 +152,10 @@ class _Sender:
             self.names = Names.load(session)
         self.rendered: dict[int, Message | Exception] = {}
 
-    def immediate(self, down: Down, stop: Callable[[], bool]) -> DispatchResult:
+    def immediate(self, down: Down) -> DispatchResult:
         """Send every due immediate delivery, each claimed just before its send."""
         result = DispatchResult()
-        while not stop():
+        while True:
             candidates = select(col(Delivery.id)).where(col(Delivery.immediate))
             if down:
                 candidates = candidates.where(
@@ -175,14 +173,11 @@ class _Sender:
                 self._give_up(
                     [(delivery, alert)], token, f"melding niet op te maken: {message!r}", result
                 )
-        return result
 
-    def digests(self, down: Down, stop: Callable[[], bool]) -> DispatchResult:
+    def digests(self, down: Down) -> DispatchResult:
         """One digest per recipient x channel per finished day, of that day's alerts."""
         result = DispatchResult()
         for recipient, channel, day in self._digest_groups():
-            if stop():
-                break
             if (recipient, channel) in down:
                 continue
             candidates = select(col(Delivery.id)).where(
@@ -206,7 +201,10 @@ class _Sender:
             who = self.routing.get(recipient)
             messages = [m for _, m in good]
             digest = render_digest(day, who.name if who else recipient, messages, self.base_url)
-            key = delivery_key("digest", day, recipient, channel)
+            # The key names exactly the alerts in this digest: the same digest sent again
+            # after a crash has the same key; a digest of other alerts never does.
+            ids = sorted(str(delivery.id) for (delivery, _), _ in good)
+            key = delivery_key("digest", day, recipient, channel, *ids)
             if self._send([pair for pair, _ in good], token, digest, key, down, result):
                 result.digests += 1
         return result

@@ -362,3 +362,27 @@ def test_a_routing_file_without_a_fallback_is_refused(engine: Engine, tmp_path: 
     text = GOOD.split("fallback:")[0]
     with pytest.raises(RoutingError, match="'fallback:' ontbreekt"):
         _load(engine, tmp_path, text)
+
+
+def test_the_example_routing_file_loads_with_its_secrets_from_the_environment() -> None:
+    from notifications.routing import load_routing
+
+    example = Path(__file__).resolve().parents[1] / "notifications" / "routing.example.yaml"
+    secrets = {"SMTP_PASSWORD": "x", "TEAMS_WORKFLOW": "abc", "TEAMS_SIGNATURE": "def"}
+    routing = load_routing(example, environ=secrets)
+    assert routing.fallback.id == "po-vangnet" and len(routing.recipients) == 4
+    without = {k: v for k, v in secrets.items() if k != "TEAMS_SIGNATURE"}
+    with pytest.raises(RoutingError, match=r"\$\{TEAMS_SIGNATURE\}"):
+        load_routing(example, environ=without)
+
+
+def test_an_overdue_alert_raised_before_recruiters_were_named_still_renders(
+    send: Any, engine: Engine
+) -> None:
+    send("V1", "open", "2025-01-06T09:00:00+01:00", OPEN)
+    _scan(engine, "2025-03-01T07:00")
+    [alert] = _alerts(engine, "overdue")
+    alert.payload = {k: v for k, v in alert.payload.items() if k != "actor"}
+    with Session(engine) as session:
+        message = render_alert(alert, Names.load(session), BASE)
+    assert "vraag de recruiter de stap af te ronden" in message.body
