@@ -45,9 +45,9 @@ def _routing_errors() -> Iterator[None]:
 
 @alerts_app.command("list")
 def list_(
-    status: str | None = typer.Option(None, help="pending, routed, delivered, failed, unrouted"),
+    status: str | None = typer.Option(None, help="pending, routed, delivered, failed, historical"),
     kind: str | None = typer.Option(None, help=f"Soort: {', '.join(KIND_LABELS)}"),
-    failed: bool = typer.Option(False, "--failed", help="Alleen opgegeven verzendingen"),
+    failed: bool = typer.Option(False, "--failed", help="Alleen mislukte verzendingen"),
     limit: int = typer.Option(50, help="Hoogstens zoveel regels"),
     as_json: bool = typer.Option(False, "--json", help="Als JSON"),
 ) -> None:
@@ -95,8 +95,8 @@ def run_dispatch(as_of: str | None, routing_file: str | None) -> dict[str, Any]:
     with _routing_errors():
         state = dispatch_flow(as_of=as_of, routing_file=routing_file, return_state=True)
         summary = state.result(raise_on_failure=False)
-    if isinstance(summary, BaseException):  # the run itself broke (database, routing file)
-        raise summary
+        if isinstance(summary, BaseException):  # the run itself broke (database, routing)
+            raise summary
     return dict(summary)
 
 

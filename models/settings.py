@@ -54,8 +54,8 @@ class Settings(BaseSettings):
     # Who hears what: recipients per cluster/directorate and alert kind, with their channels.
     routing_file: Path = Path("alert-routing.yaml")
     # A delivery that keeps failing for a passing reason (server down, timeout, 5xx, 408,
-    # 429) is retried this long after it was planned, then marked failed and reported. ISO
-    # 8601 (P3D) or "3 days"; long enough that a relay down over a weekend loses nothing.
+    # 429, SMTP 4xx) is retried this long after its first failure, then marked failed and
+    # reported. ISO 8601 (P3D); long enough that a relay down over a weekend loses nothing.
     alert_retry_for: timedelta = timedelta(days=3)
     # Retry backoff: base * 2^(attempts-1) seconds, capped at the maximum.
     alert_retry_base_s: float = 60

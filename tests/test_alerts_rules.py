@@ -37,6 +37,12 @@ def _alerts(engine: Engine, kind: str | None = None) -> list[Outbox]:
         return list(session.exec(statement))
 
 
+def _rendered(engine: Engine, kind: str) -> Any:
+    """The first alert of ``kind`` as P&O receives it."""
+    with Session(engine) as session:
+        return render_alert(_alerts(engine, kind)[0], Names.load(session), BASE)
+
+
 # -- overdue scan -------------------------------------------------------------------------
 
 
@@ -169,8 +175,7 @@ def test_a_not_met_alert_asks_the_recruiter_to_explain_in_the_web_form(
 ) -> None:
     send("V1", "open", "2025-01-06T09:00:00+01:00", OPEN)
     send("V1", "deviate_text", "2025-01-07T09:30:00+01:00", actor="rita")
-    with Session(engine) as session:
-        message = render_alert(_alerts(engine, "not_met")[0], Names.load(session), BASE)
+    message = _rendered(engine, "not_met")
     assert message.title == (
         "Afwijking zonder toelichting: V1, I&D-vacaturetekst (Onderwijs, Jeugd en Zorg)"
     )
@@ -186,8 +191,7 @@ def test_an_overdue_alert_says_since_when_until_when_and_offers_the_events_of_th
 ) -> None:
     send("V1", "open", "2025-01-06T09:00:00+01:00", OPEN, actor="rita")
     _scan(engine, "2025-03-01T07:00")
-    with Session(engine) as session:
-        message = render_alert(_alerts(engine, "overdue")[0], Names.load(session), BASE)
+    message = _rendered(engine, "overdue")
     assert "sinds 6 januari 2025 09:00" in message.body
     assert "op 5 februari 2025 09:00 verstreken" in message.body
     assert "De stap is begonnen door recruiter rita." in message.body
@@ -200,8 +204,7 @@ def test_an_overdue_biws_alert_offers_the_web_form_not_a_command_that_is_refused
     send("V1", "open", "2025-01-06T09:00:00+01:00", OPEN)
     send("V1", "approve_text", "2025-01-07T09:00:00+01:00")
     _scan(engine, "2025-04-01T07:00")
-    with Session(engine) as session:
-        message = render_alert(_alerts(engine, "overdue")[0], Names.load(session), BASE)
+    message = _rendered(engine, "overdue")
     assert "idflow advance" not in message.body and "complete_biws" not in message.body
     assert "BIWS afronden, BIWS afwijken of annuleren" in message.body
 
