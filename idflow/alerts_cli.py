@@ -13,9 +13,15 @@ from rich.table import Table
 from rich.text import Text
 
 from models import get_engine, get_settings, session_scope
-from notifications.channels import SEPARATOR, describe
+from notifications.channels import SEPARATOR
 from notifications.dispatch import retry_failed
-from notifications.routing import Routing, RoutingError, load_checked
+from notifications.routing import (
+    Routing,
+    RoutingError,
+    coverage_gaps,
+    load_checked,
+    organisation_codes,
+)
 from notifications.status import failed_deliveries, list_alerts
 from procedures.alerts import KIND_LABELS, parse_as_of
 from procedures.errors import InvalidInput
@@ -39,9 +45,9 @@ def _routing_errors() -> Iterator[None]:
 
 @alerts_app.command("list")
 def list_(
-    status: str | None = typer.Option(None, help="pending, routed, delivered, failed, unrouted"),
+    status: str | None = typer.Option(None, help="pending, routed, delivered, failed, historical"),
     kind: str | None = typer.Option(None, help=f"Soort: {', '.join(KIND_LABELS)}"),
-    failed: bool = typer.Option(False, "--failed", help="Alleen opgegeven verzendingen"),
+    failed: bool = typer.Option(False, "--failed", help="Alleen mislukte verzendingen"),
     limit: int = typer.Option(50, help="Hoogstens zoveel regels"),
     as_json: bool = typer.Option(False, "--json", help="Als JSON"),
 ) -> None:
@@ -65,21 +71,45 @@ def dispatch(
     as_of: str | None = typer.Option(None, help="Tijdstip ISO 8601 (standaard: nu)"),
     routing: Path | None = typer.Option(None, help="Routeringsbestand (standaard: instelling)"),
 ) -> None:
-    """Run the dispatch flow: immediate alerts now, informational ones as a daily digest."""
-    from workflows.alerts import dispatch_flow
-
+    """Run the dispatch flow; non-zero exit when a delivery failed or an alert had no
+    recipient of its own (it then went to the fallback)."""
     parse_as_of(as_of)
-    with _routing_errors():
-        summary = dispatch_flow(as_of=as_of, routing_file=str(routing) if routing else None)
-    out.print(
-        f"Verzonden: {summary['messages']} berichten ({summary['delivered']} meldingen, "
-        f"{summary['digests']} dagoverzichten); {summary['planned']} nieuw ingepland, "
-        f"{summary['retrying']} wachten op een nieuwe poging, {summary['waiting_for_digest']} "
-        f"wachten op het dagoverzicht, {summary['unrouted']} zonder ontvanger."
-    )
+    summary = run_dispatch(as_of, str(routing) if routing else None)
+    out.print(dispatch_line(summary))
+    if summary["unrouted"]:
+        err.print(
+            f"Zonder eigen ontvanger, naar de vangnetontvanger gestuurd: "
+            f"{', '.join(summary['unrouted'])}. Vul de routering aan "
+            "(idflow alerts routing validate toont wat ontbreekt)."
+        )
     if summary["failed"]:
         _print_failed(summary["failed"], console=err)
+    if summary["failed"] or summary["unrouted"]:
         raise typer.Exit(code=1)
+
+
+def run_dispatch(as_of: str | None, routing_file: str | None) -> dict[str, Any]:
+    """The dispatch flow's summary, also when the run ended Failed (failed or unrouted)."""
+    from workflows.alerts import dispatch_flow
+
+    with _routing_errors():
+        state = dispatch_flow(as_of=as_of, routing_file=routing_file, return_state=True)
+        summary = state.result(raise_on_failure=False)
+        if isinstance(summary, BaseException):  # the run itself broke (database, routing)
+            raise summary
+    return dict(summary)
+
+
+def dispatch_line(summary: dict[str, Any]) -> str:
+    """One Dutch line with every count of a dispatch run."""
+    return (
+        f"Verzonden: {summary['messages']} berichten ({summary['delivered']} verzendingen, "
+        f"{summary['digests']} dagoverzichten); {summary['planned']} nieuw ingepland, "
+        f"{summary['historical']} historisch (niet verzonden), {len(summary['unrouted'])} "
+        f"zonder eigen ontvanger; {summary['waiting']} wachten op een (nieuwe) poging, "
+        f"{summary['waiting_for_digest']} wachten op het dagoverzicht, "
+        f"{len(summary['failed'])} nu mislukt ({summary['failed_total']} mislukt in totaal)."
+    )
 
 
 @alerts_app.command()
@@ -112,9 +142,31 @@ def routing_show(
 
 @routing_app.command("validate")
 def routing_validate(file: Path = typer.Argument(..., help="Het routeringsbestand")) -> None:
-    """Check a routing file: structure, kinds, cluster and directorate codes, channel URLs."""
+    """Check a routing file: structure, kinds, codes, channel URLs and secrets, and that every
+    cluster x alert kind has a recipient besides the fallback."""
     routing = _load(file)
-    out.print(f"Routeringsbestand {file} is in orde: {len(routing.recipients)} ontvangers.")
+    with session_scope(get_engine()) as session:
+        _, directorates = organisation_codes(session)
+    gaps = coverage_gaps(routing, directorates)
+    if gaps:
+        lines = "\n".join(f"  - {gap}" for gap in gaps)
+        raise InvalidInput(
+            f"Routeringsbestand {file}: {len(gaps)} combinaties van cluster en soort melding "
+            f"hebben geen ontvanger; die meldingen gaan naar de vangnetontvanger "
+            f"'{routing.fallback.id}' en de verzending eindigt als mislukt:\n{lines}\n"
+            "Voeg ontvangers toe (clusters, directorates, kinds)."
+        )
+    out.print(
+        f"Routeringsbestand {file} is in orde: {len(routing.recipients)} ontvangers en "
+        f"vangnetontvanger '{routing.fallback.id}'; elk cluster heeft voor elke soort melding "
+        "een ontvanger."
+    )
+    base_url = get_settings().base_url
+    if "127.0.0.1" in base_url or "localhost" in base_url:
+        err.print(
+            f"Let op: IDFLOW_BASE_URL is {base_url}; de links in de meldingen wijzen dan naar "
+            "deze computer. Zet IDFLOW_BASE_URL op het adres van de webapp."
+        )
 
 
 def _load(file: Path | None) -> Routing:
@@ -124,10 +176,12 @@ def _load(file: Path | None) -> Routing:
 
 def _routing_table(routing: Routing) -> Table:
     table = Table("ontvanger", "clusters / directies", "soorten", "kanalen", title=routing.source)
-    for r in routing.recipients:
+    for r in (*routing.recipients, routing.fallback):
         scope = ", ".join(sorted(r.clusters) + sorted(r.directorates))
+        if r is routing.fallback:
+            scope = "vangnet: wat geen ander krijgt"
         kinds = "alle" if len(r.kinds) == len(KIND_LABELS) else ", ".join(sorted(r.kinds))
-        channels = "\n".join(describe(url) for url in r.channels)
+        channels = "\n".join(channel.shown for channel in r.channels)
         table.add_row(f"{r.id}\n{r.name}", scope, kinds, channels)
     return table
 
@@ -151,7 +205,7 @@ def _print_alerts(rows: list[dict[str, Any]]) -> None:
 
 
 def _print_failed(rows: list[dict[str, Any]], console: Console = out) -> None:
-    table = Table("ontvanger", "oorzaak", "pogingen", "fout", title="Opgegeven verzendingen")
+    table = Table("ontvanger", "oorzaak", "pogingen", "fout", title="Mislukte verzendingen")
     for row in rows:
         table.add_row(row["recipient"], row["cause"], str(row["attempts"]), row["error"])
     console.print(table)
@@ -163,21 +217,23 @@ recipients:
     name: P&O (demo, alle clusters)
     clusters: ["*"]
     channels: ["file://{target}"]
+fallback:
+  id: po-vangnet
+  name: P&O (demo, vangnet)
+  channels: ["file://{target}"]
 """
 
 
 def demo_alerts(console: Console, folder: Path = Path("meldingen")) -> None:
     """For ``idflow demo``: scan, then dispatch every alert to a file channel in ``folder``."""
-    from workflows.alerts import dispatch_flow, overdue_scan_flow
+    from workflows.alerts import overdue_scan_flow
 
     target = folder / "po-meldingen.txt"
     routing = folder / "routing.yaml"
-    if not routing.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        routing.write_text(DEMO_ROUTING.format(target=target.resolve()), encoding="utf-8")
+    folder.mkdir(parents=True, exist_ok=True)
+    routing.write_text(DEMO_ROUTING.format(target=target.resolve()), encoding="utf-8")
     overdue_scan_flow()
-    with _routing_errors():
-        summary = dispatch_flow(routing_file=str(routing))
+    summary = run_dispatch(None, str(routing))
     console.print(
         f"Meldingen aan P&O: {summary['delivered']} verzonden naar {target} "
         f"({summary['messages']} berichten; {summary['waiting_for_digest']} informatieve "

@@ -22,6 +22,7 @@ from idflow.quarters_cli import policy_app, quarter_app
 from idflow.textcheck_cli import text_check
 from idflow.users_cli import users_app
 from models import get_engine, session_scope
+from notifications.signal import install as signal_alerts
 from procedures.audit import verify_log
 from procedures.chart import diagram as chart_diagram
 from procedures.engine import apply_event
@@ -177,12 +178,21 @@ def list_(
 def import_(
     file: str = typer.Argument(..., help="JSON Lines- of CSV-bestand, of - voor standaardinvoer"),
     fmt: str | None = typer.Option(None, "--format", help="jsonl of csv (standaard: extensie)"),
+    historical: bool = typer.Option(
+        False,
+        "--historical",
+        help="Geschiedenis van voor de ingebruikname: de meldingen die deze gebeurtenissen "
+        "opleveren worden bewaard als historisch en niet verzonden",
+    ),
 ) -> None:
     """Import events; each event atomic; non-zero exit when any line was refused."""
+    from procedures.alerts import HISTORICAL
     from workflows.importer import import_events, read_lines
 
+    origin = HISTORICAL if historical else "import"
     with output.progress(err, file) as advance_bar:
-        summary = import_events(get_engine(), read_lines(file, fmt), on_progress=advance_bar)
+        lines = read_lines(file, fmt)
+        summary = import_events(get_engine(), lines, origin=origin, on_progress=advance_bar)
     output.print_import_summary(err, summary)
     if summary.refused:
         raise typer.Exit(code=1)
@@ -296,6 +306,7 @@ def main() -> None:
     # too short on a busy machine; and nothing is reported home. Explicit settings still win.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    signal_alerts()  # a commit that raises alerts tells Prefect (only with PREFECT_API_URL)
     try:
         try:
             code = app(standalone_mode=False)

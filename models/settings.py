@@ -4,10 +4,12 @@ It lives at the bottom of the import graph so that every layer can read it witho
 importing upwards.
 """
 
+from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -61,8 +63,10 @@ class Settings(BaseSettings):
     # -- alerts to P&O (idflow alerts) --------------------------------------------------------
     # Who hears what: recipients per cluster/directorate and alert kind, with their channels.
     routing_file: Path = Path("alert-routing.yaml")
-    # A delivery that failed this many times is marked failed and reported, not retried.
-    alert_max_attempts: int = 6
+    # A delivery that keeps failing for a passing reason (server down, timeout, 5xx, 408,
+    # 429, SMTP 4xx) is retried this long after its first failure, then marked failed and
+    # reported. ISO 8601 (P3D); long enough that a relay down over a weekend loses nothing.
+    alert_retry_for: timedelta = timedelta(days=3)
     # Retry backoff: base * 2^(attempts-1) seconds, capped at the maximum.
     alert_retry_base_s: float = 60
     alert_retry_max_s: float = 6 * 3600
@@ -70,6 +74,19 @@ class Settings(BaseSettings):
     alert_lease_s: int = 300
     # A day's digest goes out this long after the day ends (late commits of that day first).
     alert_digest_grace_s: int = 600
+    # Go-live: alert causes about facts before this moment (without an offset: Amsterdam
+    # time) are kept as "not sent: historical" instead of being sent. Unset: none are.
+    alerts_from: datetime | None = None
+    # Prefect's own setting, read here only to decide whether a commit that raised alerts
+    # signals the alerts-dispatch deployment (unset: local use, nothing is signalled).
+    prefect_api_url: str | None = Field(default=None, validation_alias="PREFECT_API_URL")
+
+    @field_validator("alerts_from")
+    @classmethod
+    def _amsterdam_when_naive(cls, value: datetime | None) -> datetime | None:
+        if value is None or value.tzinfo is not None:
+            return value
+        return value.replace(tzinfo=ZoneInfo("Europe/Amsterdam"))
 
 
 @lru_cache

@@ -138,6 +138,7 @@ class Outbox(SQLModel, table=True):
     transition_id: int | None = Field(default=None, foreign_key="transition.id")
     created_at: datetime = _utc()
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    # pending -> routed -> delivered | failed; historical (never sent: before go-live)
     status: str = Field(default="pending", max_length=16, index=True)
 
 
@@ -242,16 +243,22 @@ class SignInFailure(SQLModel, table=True):
 
 
 class Delivery(SQLModel, table=True):
-    """One alert (outbox row) for one recipient of the routing file: claimed, then recorded."""
+    """One alert (outbox row) for one recipient on one of its channels: claimed just before
+    it is sent, then recorded; its attempts, backoff and outcome are its own."""
 
     __table_args__ = (
-        UniqueConstraint("outbox_id", "recipient", name="uq_delivery_outbox_recipient"),
+        UniqueConstraint(
+            "outbox_id", "recipient", "channel", name="uq_delivery_outbox_recipient_channel"
+        ),
         Index("ix_delivery_status_next", "status", "next_attempt_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     outbox_id: int = Field(foreign_key="outbox.id", index=True)
     recipient: str = Field(max_length=100)
+    # The channel's short id: a hash of its URL as written in the routing file (before
+    # ${...} secrets are filled in), so it reveals nothing and survives a new password.
+    channel: str = Field(max_length=16)
     immediate: bool
     # Informational alerts go into the digest of this local day (Europe/Amsterdam, YYYY-MM-DD).
     digest_day: str | None = Field(default=None, max_length=10)
@@ -259,10 +266,12 @@ class Delivery(SQLModel, table=True):
     status: str = Field(default="pending", max_length=16)
     attempts: int = 0
     next_attempt_at: datetime | None = _utc(nullable=True)
+    # The first failure of the current run of failures: retried until IDFLOW_ALERT_RETRY_FOR
+    # has passed since then.
+    failing_since: datetime | None = _utc(nullable=True)
     claim_token: str | None = Field(default=None, max_length=36)
     claimed_until: datetime | None = _utc(nullable=True)
-    # Channels (short URL hashes) that accepted the message, so a retry skips them.
-    sent_channels: list[str] = Field(default_factory=list, sa_type=JSON)
+    # The channel's last answer when it did not accept the message (Dutch, for people).
     last_error: str | None = Field(default=None, max_length=1000)
     created_at: datetime = _utc()
     sent_at: datetime | None = _utc(nullable=True)

@@ -1,6 +1,7 @@
 """Alerts as Dutch text (Jinja2 templates in ``templates/``): first line the subject, then
-the body, which says which vacancy, directorate and step, what is expected, and links to the
-vacancy page under the base URL."""
+the body, which says which vacancy, directorate and step, who the recruiter is, what can be
+done in the web app, and links there. Paragraphs are single lines: mail and chat clients
+wrap them to the reader's window."""
 
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -10,7 +11,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from sqlmodel import Session, select
 
 from models import Cluster, Directorate, Outbox
-from procedures.chart import STEPS
+from procedures.chart import EVENT_LABELS, STEPS
 from procedures.policy import AMSTERDAM
 
 MONTHS = [
@@ -27,14 +28,18 @@ MONTHS = [
     "november",
     "december",
 ]
+# The vacancy page's form for the `explain` event (web/templates/vacancy.html).
+EXPLAIN_FORM = "#event-explain"
 
 
 @dataclass(frozen=True)
 class Message:
-    """A rendered message: subject line and body text."""
+    """A rendered message: subject line, body text, severity and the page it points at."""
 
     title: str
     body: str
+    warning: bool = False
+    link: str = ""
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,17 @@ def _parse(value: str | date | datetime) -> date | datetime:
     return datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
 
 
+def _procent(value: float | None) -> str:
+    """``1.0`` -> ``1,0%`` (Dutch decimal comma)."""
+    return "-" if value is None else f"{value:.1f}%".replace(".", ",")
+
+
+def _join_or(items: Any) -> str:
+    """``a, b of c``."""
+    words = list(items)
+    return " of ".join([", ".join(words[:-1]), words[-1]]) if len(words) > 1 else "".join(words)
+
+
 _ENV = Environment(
     loader=PackageLoader("notifications", "templates"),
     autoescape=False,  # plain text for e-mail, chat and files; nothing here is HTML
@@ -91,18 +107,28 @@ _ENV = Environment(
     lstrip_blocks=True,
     keep_trailing_newline=False,
 )
-_ENV.filters["datum"] = _datum
-_ENV.filters["datumtijd"] = _datumtijd
+_ENV.filters |= {
+    "datum": _datum,
+    "datumtijd": _datumtijd,
+    "procent": _procent,
+    "join_or": _join_or,
+    "handeling": lambda event: EVENT_LABELS.get(event, event),
+}
 
 
 def vacancy_url(base_url: str, vacancy: str) -> str:
     return f"{base_url.rstrip('/')}/vacatures/{vacancy}"
 
 
+def dashboard_url(base_url: str) -> str:
+    return f"{base_url.rstrip('/')}/dashboard"
+
+
 def render_alert(alert: Outbox, names: Names, base_url: str) -> Message:
     """The message for one alert, from its kind's template and its payload facts."""
     directorate = alert.directorate or ""
     cluster = names.cluster_of.get(directorate, "")
+    link = _link(alert, base_url)
     context: dict[str, Any] = {
         "alert": alert,
         "p": alert.payload,
@@ -112,19 +138,29 @@ def render_alert(alert: Outbox, names: Names, base_url: str) -> Message:
         "cluster_name": names.clusters.get(cluster, cluster or "onbekend"),
         "indicator_of": STEPS,
         "base_url": base_url.rstrip("/"),
-        "link": vacancy_url(base_url, alert.vacancy) if alert.vacancy else None,
+        "link": link,
+        "explain_link": lambda vacancy: vacancy_url(base_url, vacancy) + EXPLAIN_FORM,
     }
-    return _split(_ENV.get_template(f"{alert.kind}.txt.j2").render(context))
+    text = _ENV.get_template(f"{alert.kind}.txt.j2").render(context)
+    # Immediate alerts ask for something (a deviation, a release, a delay); the others inform.
+    return _split(text, warning=alert.immediate, link=link)
 
 
-def render_digest(day: str, recipient: str, messages: list[Message]) -> Message:
+def _link(alert: Outbox, base_url: str) -> str:
+    if not alert.vacancy:
+        return dashboard_url(base_url)
+    page = vacancy_url(base_url, alert.vacancy)
+    return page + EXPLAIN_FORM if alert.kind == "not_met" else page
+
+
+def render_digest(day: str, recipient: str, messages: list[Message], base_url: str) -> Message:
     """One day's informational alerts for one recipient as a single message."""
     text = _ENV.get_template("digest.txt.j2").render(
         day=day, recipient=recipient, messages=messages
     )
-    return _split(text)
+    return _split(text, warning=False, link=dashboard_url(base_url) + "#alerts")
 
 
-def _split(text: str) -> Message:
+def _split(text: str, warning: bool, link: str) -> Message:
     title, _, body = text.strip().partition("\n")
-    return Message(title.strip(), body.strip() + "\n")
+    return Message(title.strip(), body.strip() + "\n", warning, link)

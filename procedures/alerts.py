@@ -17,13 +17,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import String, cast, exists, func, literal
+from sqlalchemy import String, Table, cast, exists, func, literal
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from models import Outbox, Procedure, Transition
+from procedures.calendar import quarter_end
 from procedures.chart import EVENTS_BY_STATE, STATE_LABELS, STEP_LABELS, STEPS, Decision
 from procedures.errors import InvalidInput
 from procedures.policy import AMSTERDAM
@@ -47,6 +48,9 @@ KIND_LABELS = {
     "correction": "correctie op een vastgesteld kwartaal",
     "quarter_closed": "kwartaal vastgesteld",
 }
+# Kinds about the whole municipality, with no directorate: only recipients of every cluster
+# ("*") take them.
+MUNICIPAL_KINDS = frozenset({"quarter_closed"})
 STEP_OF_STATE = {
     "text": "text",
     "biws": "biws",
@@ -55,6 +59,10 @@ STEP_OF_STATE = {
     "exit_interview": "exit_interview",
 }
 STEP_OF_INDICATOR = {indicator: step for step, indicator in STEPS.items()}
+OUTBOX: Table = Outbox.__table__  # type: ignore[attr-defined]
+# Transitions imported with ``idflow import --historical`` carry this origin: the alerts
+# they raise are kept as historical, never sent.
+HISTORICAL = "historical"
 # A below-norm alert names at most this many unexplained vacancies; the report has the rest.
 MAX_LISTED_VACANCIES = 25
 
@@ -119,6 +127,13 @@ def scan_overdue(session: Session, as_of: datetime) -> list[Outbox]:
         )
         .scalar_subquery()
     )
+    began = aliased(Transition)
+    actor = (
+        select(began.actor)
+        .where(began.vacancy == Procedure.vacancy, began.seq == stay_seq)
+        .scalar_subquery()
+        .label("actor")
+    )
     key = (
         literal("overdue:")
         + col(Procedure.vacancy)
@@ -128,7 +143,7 @@ def scan_overdue(session: Session, as_of: datetime) -> list[Outbox]:
         + cast(stay_seq, String)
     ).label("cause")
     stays = (
-        select(Procedure, key).where(col(Procedure.due_at) < as_of).subquery()  # type: ignore[call-overload]
+        select(Procedure, key, actor).where(col(Procedure.due_at) < as_of).subquery()  # type: ignore[call-overload]
     )
     new = sa_select(stays).where(~exists().where(col(Outbox.cause) == stays.c.cause))
     now = datetime.now(UTC)
@@ -151,6 +166,7 @@ def _overdue_row(stay: Any, now: datetime) -> dict[str, Any]:
         "since": _iso(stay["state_since"]),
         "due_at": _iso(stay["due_at"]),
         "next_events": [e for e in EVENTS_BY_STATE.get(state, ()) if e != "explain"],
+        "actor": stay["actor"],
     }
     return _row(stay["cause"], "overdue", stay["vacancy"], stay["directorate"], payload, now)
 
@@ -201,7 +217,7 @@ def _unexplained(
     """Deviations of ``quarter`` still without an explanation, per directorate."""
     later = aliased(Transition)
     statement = (
-        select(Transition.directorate, Transition.vacancy, Transition.indicator)
+        select(Transition.directorate, Transition.vacancy, Transition.indicator, Transition.actor)
         .where(Transition.quarter == quarter, Transition.outcome == "not_met")
         .where(Transition.event != "explain", col(Transition.directorate).in_(directorates))
         .where(
@@ -214,10 +230,10 @@ def _unexplained(
         .order_by(col(Transition.directorate), col(Transition.vacancy))
     )
     result: dict[str, list[dict[str, str]]] = {}
-    for directorate, vacancy, indicator in session.exec(statement):  # type: ignore[call-overload]
+    for directorate, vacancy, indicator, actor in session.exec(statement):  # type: ignore[call-overload]
         step = STEP_OF_INDICATOR.get(indicator or "", "")
         result.setdefault(directorate, []).append(
-            {"vacancy": vacancy, "indicator": indicator or "", "step": step}
+            {"vacancy": vacancy, "indicator": indicator or "", "step": step, "actor": actor}
         )
     return result
 
@@ -256,8 +272,8 @@ def insert_causes(session: Session, rows: list[dict[str, Any]]) -> list[Outbox]:
         return []
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     # A concurrent scan may insert the same cause first: the unique key decides, quietly.
-    statement = dialect.insert(Outbox).values(rows).on_conflict_do_nothing(index_elements=["cause"])
-    session.execute(statement)
+    statement = dialect.insert(OUTBOX).on_conflict_do_nothing(index_elements=["cause"])
+    session.connection().execute(statement, rows)
     new_keys = [row["cause"] for row in rows]
     return list(session.exec(select(Outbox).where(col(Outbox.cause).in_(new_keys))))
 
@@ -277,3 +293,17 @@ def parse_as_of(text: str | None) -> datetime:
             f"Ongeldig tijdstip '{text}': gebruik ISO 8601, bijv. 2025-04-01 of 2025-04-01T07:00."
         ) from None
     return moment.replace(tzinfo=AMSTERDAM) if moment.tzinfo is None else moment
+
+
+def fact_moment(kind: str, payload: dict[str, Any]) -> datetime | None:
+    """When the fact an alert reports happened: the event, the passed limit, the quarter's end."""
+    if kind == "below_norm":
+        return quarter_end(payload["quarter"])
+    moment = payload.get("due_at" if kind == "overdue" else "at")
+    return datetime.fromisoformat(moment) if moment else None
+
+
+def before_go_live(kind: str, payload: dict[str, Any], alerts_from: datetime | None) -> bool:
+    """True when the alert reports a fact from before ``alerts_from`` (go-live)."""
+    moment = fact_moment(kind, payload) if alerts_from else None
+    return moment is not None and alerts_from is not None and moment < alerts_from

@@ -263,6 +263,7 @@ class VacancyChart(StateMachine):
 
 EVENTS: tuple[str, ...] = tuple(e.id for e in VacancyChart.events)  # type: ignore[attr-defined]
 STATE_LABELS: dict[str, str] = {s.id: s.name for s in VacancyChart.states}
+EVENT_LABELS: dict[str, str] = {e.id: e.name for e in VacancyChart.events}  # type: ignore[attr-defined]
 # Which events each state has a transition for, derived once from the chart (guards aside).
 EVENTS_BY_STATE: dict[str, tuple[str, ...]] = {
     state.id: tuple(dict.fromkeys(e.id for t in state.transitions for e in t.events))

@@ -111,5 +111,6 @@ def _cause(row: Transition, version: int, now: datetime) -> dict[str, Any]:
             "outcome_label": OUTCOME_LABELS.get(outcome, outcome),
             "at": moment_text(row.at),
             "recorded_at": moment_text(row.recorded_at),
+            "actor": row.actor,
         },
     }

@@ -37,6 +37,12 @@ def _alerts(engine: Engine, kind: str | None = None) -> list[Outbox]:
         return list(session.exec(statement))
 
 
+def _rendered(engine: Engine, kind: str) -> Any:
+    """The first alert of ``kind`` as P&O receives it."""
+    with Session(engine) as session:
+        return render_alert(_alerts(engine, kind)[0], Names.load(session), BASE)
+
+
 # -- overdue scan -------------------------------------------------------------------------
 
 
@@ -111,7 +117,9 @@ def test_every_directorate_below_norm_gets_one_alert_per_quarter(send: Any, engi
     assert again == []
     payload = first[0].payload
     assert [i["indicator"] for i in payload["indicators"]] == ["I2"]
-    assert payload["vacancies"] == [{"vacancy": "V1", "indicator": "I2", "step": "text"}]
+    assert payload["vacancies"] == [
+        {"vacancy": "V1", "indicator": "I2", "step": "text", "actor": "recruiter-1"}
+    ]
 
 
 def test_an_explained_deviation_no_longer_counts_below_norm(send: Any, engine: Engine) -> None:
@@ -152,33 +160,53 @@ def test_every_alert_names_vacancy_directorate_and_step_and_links_the_vacancy_pa
         assert alert.vacancy and alert.vacancy in message.title
         assert "Onderwijs, Jeugd en Zorg" in text and "Sociaal" in text
         assert f"{BASE}/vacatures/{alert.vacancy}" in message.body
-        assert "Wat wordt verwacht" in message.body
+        assert "recruiter-1" in message.body  # the recruiter is named
+        assert "Wat kunt u doen" in message.body or "Ter informatie" in message.body
+        assert "idflow" not in message.body.replace(BASE, "")  # no CLI: P&O uses the web app
+        assert message.warning == alert.immediate  # the webhook type follows the severity
+        # Lines end only where a paragraph (or a list item) ends: clients wrap the rest.
+        for paragraph in message.body.split("\n\n"):
+            lines = paragraph.splitlines()
+            assert len(lines) == 1 or all(line.startswith("- ") for line in lines[1:])
 
 
-def test_a_not_met_alert_asks_for_an_explanation_with_the_exact_command(
+def test_a_not_met_alert_asks_the_recruiter_to_explain_in_the_web_form(
     send: Any, engine: Engine
 ) -> None:
     send("V1", "open", "2025-01-06T09:00:00+01:00", OPEN)
-    send("V1", "deviate_text", "2025-01-07T09:30:00+01:00")
-    with Session(engine) as session:
-        message = render_alert(_alerts(engine, "not_met")[0], Names.load(session), BASE)
+    send("V1", "deviate_text", "2025-01-07T09:30:00+01:00", actor="rita")
+    message = _rendered(engine, "not_met")
     assert message.title == (
         "Afwijking zonder toelichting: V1, I&D-vacaturetekst (Onderwijs, Jeugd en Zorg)"
     )
     assert "op 7 januari 2025 09:30" in message.body
-    assert 'idflow advance V1 explain -f step=text -f explanation="..."' in message.body
+    assert "Vastgelegd door recruiter rita." in message.body
+    ask = 'Vraag rita de afwijking alsnog toe te lichten op de vacaturepagina, bij "toelichten"'
+    assert f"{ask}: {BASE}/vacatures/V1#event-explain" in message.body
+    assert message.link == f"{BASE}/vacatures/V1#event-explain" and message.warning
 
 
-def test_an_overdue_alert_says_since_when_until_when_and_what_may_follow(
+def test_an_overdue_alert_says_since_when_until_when_and_offers_the_events_of_the_step(
+    send: Any, engine: Engine
+) -> None:
+    send("V1", "open", "2025-01-06T09:00:00+01:00", OPEN, actor="rita")
+    _scan(engine, "2025-03-01T07:00")
+    message = _rendered(engine, "overdue")
+    assert "sinds 6 januari 2025 09:00" in message.body
+    assert "op 5 februari 2025 09:00 verstreken" in message.body
+    assert "De stap is begonnen door recruiter rita." in message.body
+    assert "Mogelijk in deze stap: tekst goedkeuren, tekst afwijken of annuleren." in message.body
+
+
+def test_an_overdue_biws_alert_offers_the_web_form_not_a_command_that_is_refused(
     send: Any, engine: Engine
 ) -> None:
     send("V1", "open", "2025-01-06T09:00:00+01:00", OPEN)
-    _scan(engine, "2025-03-01T07:00")
-    with Session(engine) as session:
-        message = render_alert(_alerts(engine, "overdue")[0], Names.load(session), BASE)
-    assert "sinds 6 januari 2025 09:00" in message.body
-    assert "op 5 februari 2025 09:00 verstreken" in message.body
-    assert "approve_text, deviate_text, cancel" in message.body
+    send("V1", "approve_text", "2025-01-07T09:00:00+01:00")
+    _scan(engine, "2025-04-01T07:00")
+    message = _rendered(engine, "overdue")
+    assert "idflow advance" not in message.body and "complete_biws" not in message.body
+    assert "BIWS afronden, BIWS afwijken of annuleren" in message.body
 
 
 def test_a_below_norm_alert_lists_the_indicators_and_the_unexplained_vacancies(
@@ -191,8 +219,9 @@ def test_a_below_norm_alert_lists_the_indicators_and_the_unexplained_vacancies(
         alert = below_norm_causes(session, "2025Q1")[0]
         message = render_alert(alert, Names.load(session), BASE)
     assert message.title == "Onder de norm in 2025Q1: Onderwijs, Jeugd en Zorg (SOC-OJZ)"
-    assert "I2 I&D-vacaturetekst: 1 van 1 zonder toelichting (0.0% voldaan)" in message.body
-    assert f"V1 (I2): {BASE}/vacatures/V1" in message.body
+    assert "I2 I&D-vacaturetekst: 1 van 1 zonder toelichting (0,0% voldaan)" in message.body
+    assert f"V1 (I2, recruiter recruiter-1): {BASE}/vacatures/V1#event-explain" in message.body
+    assert message.link == f"{BASE}/dashboard"
 
 
 # -- routing files ---------------------------------------------------------------------------
@@ -207,6 +236,9 @@ recipients:
     clusters: ["*"]
     kinds: [not_met]
     channels: ["json://127.0.0.1:8080/hook", "file://meldingen/chat.txt"]
+fallback:
+  id: vangnet
+  channels: ["file://meldingen/vangnet.txt"]
 """
 
 
@@ -270,17 +302,93 @@ def _idflow(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
     )
 
 
-def test_the_cli_validates_and_shows_a_routing_file_with_secrets_masked(
+EVERYONE = """
+  - id: po-concern
+    clusters: ["*"]
+    channels: ["file://meldingen/concern.txt"]
+"""
+
+
+def test_the_cli_validates_and_shows_a_routing_file_with_secrets_from_the_environment(
     engine: Engine, db_url: str, tmp_path: Path
 ) -> None:
     path = tmp_path / "routing.yaml"
-    path.write_text(GOOD.replace("127.0.0.1:2525", "po:geheim@127.0.0.1:2525"), encoding="utf-8")
+    text = GOOD.replace("127.0.0.1:2525", "po:${SMTP_PASSWORD}@127.0.0.1:2525")
+    path.write_text(text.replace("fallback:", EVERYONE.lstrip("\n") + "fallback:"), "utf-8")
     env = {"IDFLOW_DATABASE_URL": db_url, "PATH": "/usr/bin:/bin", "COLUMNS": "200"}
-    ok = _idflow("alerts", "routing", "validate", str(path), env=env)
-    shown = _idflow("alerts", "routing", "show", env=env | {"IDFLOW_ROUTING_FILE": str(path)})
-    assert ok.returncode == 0 and "is in orde: 2 ontvangers" in ok.stdout
-    assert shown.returncode == 0 and "po-soc" in shown.stdout and "geheim" not in shown.stdout
+    secret = env | {"SMTP_PASSWORD": "geheim/@:wachtwoord"}
+    ok = _idflow("alerts", "routing", "validate", str(path), env=secret)
+    shown = _idflow("alerts", "routing", "show", env=secret | {"IDFLOW_ROUTING_FILE": str(path)})
+    assert ok.returncode == 0, ok.stderr
+    assert "is in orde: 3 ontvangers en vangnetontvanger 'vangnet'" in ok.stdout
+    assert shown.returncode == 0 and "po-soc" in shown.stdout and "vangnet" in shown.stdout
+    assert "geheim" not in shown.stdout and "wachtwoord" not in shown.stdout
+    unset = _idflow("alerts", "routing", "validate", str(path), env=env)
+    assert unset.returncode == 1
+    assert "${SMTP_PASSWORD}, maar die omgevingsvariabele is niet gezet" in unset.stderr
     path.write_text(GOOD.replace("[not_met]", "[onbekend]"), encoding="utf-8")
     bad = _idflow("alerts", "routing", "validate", str(path), env=env)
     assert bad.returncode == 1
     assert "onbekende soort melding 'onbekend'" in bad.stderr
+
+
+def test_a_secret_from_the_environment_reaches_the_channel_url_encoded(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SMTP_PASSWORD", "ge/heim@:1")
+    routing = _load(
+        engine, tmp_path, GOOD.replace("127.0.0.1:2525", "po:${SMTP_PASSWORD}@127.0.0.1:2525")
+    )
+    [channel] = routing.get("po-soc").channels
+    assert "po:ge%2Fheim%40%3A1@127.0.0.1:2525" in channel.url
+    assert "${SMTP_PASSWORD}" in channel.written  # the channel id is of the URL as written
+    import apprise
+
+    assert apprise.Apprise.instantiate(channel.url).password == "ge/heim@:1"
+
+
+def test_routing_validate_fails_for_every_cluster_and_kind_without_a_recipient(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "routing.yaml"
+    path.write_text(GOOD, encoding="utf-8")
+    env = {"IDFLOW_DATABASE_URL": db_url, "PATH": "/usr/bin:/bin", "COLUMNS": "200"}
+    gaps = _idflow("alerts", "routing", "validate", str(path), env=env)
+    assert gaps.returncode == 1
+    assert "naar de vangnetontvanger 'vangnet'" in gaps.stderr
+    assert "cluster BV: geen ontvanger voor 'procedure over de termijn'" in gaps.stderr
+    # chat takes not_met everywhere
+    assert "cluster BV: geen ontvanger voor 'afwijking zonder toelichting'" not in gaps.stderr
+    assert "cluster SOC:" not in gaps.stderr  # po-soc takes every kind of its cluster
+    # A closed quarter concerns the whole municipality: a cluster's recipient does not take it.
+    assert "hele gemeente: geen ontvanger voor 'kwartaal vastgesteld'" in gaps.stderr
+
+
+def test_a_routing_file_without_a_fallback_is_refused(engine: Engine, tmp_path: Path) -> None:
+    text = GOOD.split("fallback:")[0]
+    with pytest.raises(RoutingError, match="'fallback:' ontbreekt"):
+        _load(engine, tmp_path, text)
+
+
+def test_the_example_routing_file_loads_with_its_secrets_from_the_environment() -> None:
+    from notifications.routing import load_routing
+
+    example = Path(__file__).resolve().parents[1] / "notifications" / "routing.example.yaml"
+    secrets = {"SMTP_PASSWORD": "x", "TEAMS_WORKFLOW": "abc", "TEAMS_SIGNATURE": "def"}
+    routing = load_routing(example, environ=secrets)
+    assert routing.fallback.id == "po-vangnet" and len(routing.recipients) == 4
+    without = {k: v for k, v in secrets.items() if k != "TEAMS_SIGNATURE"}
+    with pytest.raises(RoutingError, match=r"\$\{TEAMS_SIGNATURE\}"):
+        load_routing(example, environ=without)
+
+
+def test_an_overdue_alert_raised_before_recruiters_were_named_still_renders(
+    send: Any, engine: Engine
+) -> None:
+    send("V1", "open", "2025-01-06T09:00:00+01:00", OPEN)
+    _scan(engine, "2025-03-01T07:00")
+    [alert] = _alerts(engine, "overdue")
+    alert.payload = {k: v for k, v in alert.payload.items() if k != "actor"}
+    with Session(engine) as session:
+        message = render_alert(alert, Names.load(session), BASE)
+    assert "vraag de recruiter de stap af te ronden" in message.body

@@ -1,171 +1,89 @@
 """The production topology: a real Prefect server, the deployments of prefect.yaml, a process
-worker, and the roll-up, report and close deployments run through it (the README's commands)."""
+worker, the roll-up, report and close deployments run through it (the README's commands),
+and an alert that a commit signals, delivered by the triggered alerts-dispatch deployment to a
+real SMTP server. One server and worker serve every test here (a start costs 10-20 s)."""
 
 import json
-import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from alert_servers import MailServer
+from sqlalchemy import text
 from sqlmodel import Session, select
 from support import simulated_database
 
+from benchmarks.topology import PREFECT, Topology, prefect_database, wait_for
 from models import Outbox
 from models.database import get_engine
 from procedures.report_builder import build_report
 from procedures.snapshots import snapshot_versions, verify_snapshots
 
-CHECKOUT = Path(__file__).resolve().parents[1]
-PREFECT = str(Path(sys.executable).with_name("prefect"))
-POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 QUARTER = "2025Q1"
+DISPATCH = "idflow-alerts-dispatch/alerts-dispatch"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("topology")
 
 
-def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Poll ``check`` until it returns something truthy, or fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-@pytest.fixture
-def prefect_database() -> Iterator[str | None]:
-    """A dedicated PostgreSQL database for the Prefect server, or None (SQLite) without one."""
-    try:
-        import psycopg
-
-        admin = psycopg.connect(POSTGRES, autocommit=True, connect_timeout=3)
-    except Exception:
-        yield None
-        return
-    name = f"idflow_prefect_{uuid.uuid4().hex[:10]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.close()
-
-
-@pytest.fixture
-def idflow_database(tmp_path: Path) -> str:
-    """An idflow database with one simulated quarter of procedures (not rolled up yet)."""
-    url = f"sqlite:///{tmp_path / 'idflow.db'}"
-    simulated_database(url, 3, date(2025, 1, 1), datetime(2025, 4, 1, tzinfo=UTC), per_year=6)
+@pytest.fixture(scope="module")
+def idflow_database(folder: Path) -> str:
+    """An idflow database with one simulated quarter of procedures (not rolled up yet); its
+    simulated alerts count as sent long ago, so only a test's own alert goes out."""
+    url = f"sqlite:///{folder / 'idflow.db'}"
+    engine = simulated_database(url, 3, date(2025, 1, 1), datetime(2025, 4, 1, tzinfo=UTC), 6)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE outbox SET status = 'delivered'"))
     return url
 
 
-class Topology:
-    """The processes a person starts in production, started by the test and stopped after it."""
+@pytest.fixture(scope="module")
+def inbox() -> Iterator[MailServer]:
+    server = MailServer()
+    server.start()
+    yield server
+    server.stop()
 
-    def __init__(self, tmp_path: Path, prefect_db: str | None, idflow_db: str) -> None:
-        self.port = free_port()
-        self.api = f"http://127.0.0.1:{self.port}/api"
-        self.env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("PREFECT_", "IDFLOW_"))
-        } | {
-            "PREFECT_HOME": str(tmp_path / "prefect-home"),
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "PREFECT_API_URL": self.api,
-            "PREFECT_WORKER_QUERY_SECONDS": "2",
-            "IDFLOW_DATABASE_URL": idflow_db,
-            "IDFLOW_CHECKOUT": str(CHECKOUT),
-            "IDFLOW_REPORT_DIR": str(tmp_path / "reports"),
-        }
-        if prefect_db:
-            self.env["PREFECT_API_DATABASE_CONNECTION_URL"] = prefect_db
-        self.logs = tmp_path
-        self.processes: list[subprocess.Popen[bytes]] = []
 
-    def start(self, name: str, *args: str) -> None:
-        log = (self.logs / f"{name}.log").open("wb")
-        self.processes.append(
-            subprocess.Popen(
-                [PREFECT, *args], env=self.env, cwd=CHECKOUT, stdout=log, stderr=subprocess.STDOUT
-            )
-        )
-
-    def prefect(self, *args: str) -> str:
-        done = subprocess.run(
-            [PREFECT, *args],
-            env=self.env,
-            cwd=CHECKOUT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode == 0, f"prefect {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
-        return done.stdout
-
-    def healthy(self) -> bool:
+@pytest.fixture(scope="module")
+def topology(folder: Path, idflow_database: str, inbox: MailServer) -> Iterator[Topology]:
+    routing = folder / "routing.yaml"
+    mail = inbox.url("po@gemeente.example")
+    routing.write_text(
+        f'recipients:\n  - id: po\n    clusters: ["*"]\n    channels: ["{mail}"]\n'
+        f'fallback:\n  id: vangnet\n  channels: ["{mail}"]\n',
+        encoding="utf-8",
+    )
+    env = {
+        "IDFLOW_DATABASE_URL": idflow_database,
+        "IDFLOW_REPORT_DIR": str(folder / "reports"),
+        "IDFLOW_ROUTING_FILE": str(routing),
+        "IDFLOW_BASE_URL": "https://idflow.gemeente.example",
+    }
+    with prefect_database() as prefect_db:
+        topology = Topology(folder, prefect_db, env)
         try:
-            return httpx.get(f"{self.api}/health", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def run_deployment(self, name: str, *params: str) -> str:
-        """``prefect deployment run``; returns the flow run id it printed."""
-        args = [item for param in params for item in ("--param", param)]
-        output = self.prefect("deployment", "run", name, *args)
-        line = next(line for line in output.splitlines() if "UUID:" in line)
-        return line.split("UUID:")[1].strip()
-
-    def finished(self, flow_run_id: str) -> str | None:
-        state = httpx.get(f"{self.api}/flow_runs/{flow_run_id}", timeout=5).json()["state"]
-        return state["type"] if state["type"] in ("COMPLETED", "FAILED", "CRASHED") else None
-
-    def stop(self) -> None:
-        for process in reversed(self.processes):
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-@pytest.fixture
-def topology(
-    tmp_path: Path, prefect_database: str | None, idflow_database: str
-) -> Iterator[Topology]:
-    topology = Topology(tmp_path, prefect_database, idflow_database)
-    try:
-        yield topology
-    finally:
-        topology.stop()
+            topology.up()
+            yield topology
+        finally:
+            topology.stop()
 
 
 def test_the_deployments_roll_up_report_and_close_through_a_server_and_a_process_worker(
     topology: Topology, idflow_database: str, tmp_path: Path
 ) -> None:
     assert shutil.which(PREFECT)
-    topology.start("server", "server", "start", "--host", "127.0.0.1", "--port", str(topology.port))
-    wait_for(topology.healthy, 90, "the Prefect server's /api/health")
-    topology.prefect("work-pool", "create", "idflow", "--type", "process", "--overwrite")
-    deployed = topology.prefect("--no-prompt", "deploy", "--all")
-    assert "idflow-rollup/rollup" in deployed and "quarterly-report" in deployed
-    assert "idflow-quarter-close/quarter-close" in deployed
-    topology.start("worker", "worker", "start", "--pool", "idflow")
-
+    assert "idflow-rollup/rollup" in topology.deployed and "quarterly-report" in topology.deployed
+    assert "idflow-quarter-close/quarter-close" in topology.deployed
     rollup = topology.run_deployment("idflow-rollup/rollup")
     assert wait_for(lambda: topology.finished(rollup), 90, "the roll-up run") == "COMPLETED"
     output = tmp_path / "internal.json"
@@ -208,7 +126,7 @@ def _the_close_deployment_fixes_the_quarter(
         "idflow-quarter-close/quarter-close", "as_of=2025-04-15T06:30:00+02:00"
     )
     assert wait_for(lambda: topology.finished(run), 90, "the close run") == "COMPLETED"
-    html = (tmp_path / "reports" / f"{QUARTER}.html").read_text(encoding="utf-8")
+    html = (Path(topology.env["IDFLOW_REPORT_DIR"]) / f"{QUARTER}.html").read_text(encoding="utf-8")
     assert "Vastgesteld: dit kwartaal is vastgesteld" in html
     with Session(get_engine(topology.env["IDFLOW_DATABASE_URL"])) as session:
         [snapshot] = snapshot_versions(session, QUARTER)
@@ -223,3 +141,39 @@ def _the_close_deployment_fixes_the_quarter(
         timeout=5,
     ).json()
     assert any("Vastgesteld" in str(a["data"]) for a in summaries)
+
+
+def _pause_schedules(topology: Topology, deployment: str) -> None:
+    flow, name = deployment.split("/")
+    found = httpx.get(f"{topology.api}/deployments/name/{flow}/{name}", timeout=5).json()
+    for schedule in found["schedules"]:
+        address = f"{topology.api}/deployments/{found['id']}/schedules/{schedule['id']}"
+        assert httpx.patch(address, json={"active": False}, timeout=5).status_code == 204
+
+
+def test_a_commit_that_raises_an_alert_triggers_a_dispatch_that_delivers_it_at_once(
+    topology: Topology, inbox: MailServer
+) -> None:
+    """The CLI commits a not_met with PREFECT_API_URL set; the alerts-dispatch trigger runs
+    the deployment on the worker long before its 5-minute schedule (paused here) would."""
+    assert "idflow-alert-raised" in topology.prefect("automation", "ls")
+    _pause_schedules(topology, DISPATCH)
+    idflow = [sys.executable, "-c", "from idflow.cli import main; main()"]
+    opened = ["open", "VAC-TRIGGER", "--directorate", "SOC-OJZ", "--scale", "12", "--title", "T"]
+    for args in (opened, ["advance", "VAC-TRIGGER", "deviate_text"]):
+        done = subprocess.run(idflow + args, env=topology.env, capture_output=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+    committed = time.time()
+    subject = "Afwijking zonder toelichting: VAC-TRIGGER, I&D-vacaturetekst"
+    assert inbox.wait_for(lambda mails: any(m.subject.startswith(subject) for m in mails), 120)
+    [mail] = [m for m in inbox.mails if m.subject.startswith(subject)]
+    started = [
+        run
+        for run in topology.flow_runs(DISPATCH)
+        if run["start_time"] and committed - 1 <= _epoch(run["start_time"]) <= mail.arrived
+    ]
+    assert started and all(run["created_by"]["type"] == "AUTOMATION" for run in started)
+
+
+def _epoch(moment: str) -> float:
+    return datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp()

@@ -10,6 +10,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 
 from models import Settings, get_settings
+from notifications.signal import install as signal_alerts
 from procedures.alerts import KIND_LABELS
 from procedures.chart import STATE_LABELS
 from procedures.policy import AMSTERDAM
@@ -21,6 +22,7 @@ ALERT_STATUS_LABELS = {
     "pending": "nog niet verdeeld",
     "routed": "wordt verzonden",
     "unrouted": "geen ontvanger",
+    "historical": "niet verzonden: historisch",
     "delivered": "verzonden",
     "failed": "verzenden mislukt",
 }
@@ -36,6 +38,7 @@ DESCRIPTION = (
 def create_app(database_url: str | None = None, settings: Settings | None = None) -> FastAPI:
     """The web app on ``database_url`` (default: the settings' database)."""
     settings = settings or get_settings()
+    signal_alerts()  # a commit that raises alerts tells Prefect (only with PREFECT_API_URL)
     # Swagger UI and ReDoc load their scripts from a CDN; the app must work offline, so the
     # API is documented by /openapi.json alone (open it in any OpenAPI viewer).
     app = FastAPI(

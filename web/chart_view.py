@@ -2,8 +2,7 @@
 
 from dataclasses import dataclass
 
-from procedures.chart import STATE_LABELS, VacancyChart
-from web.forms import EVENT_LABELS
+from procedures.chart import EVENT_LABELS, STATE_LABELS, VacancyChart
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,11 @@ from typing import Any
 
 from starlette.datastructures import FormData
 
-from procedures.chart import STEP_LABELS, VacancyChart
+from procedures.chart import STEP_LABELS
 from procedures.events import DATA_SCHEMAS
 from procedures.fields import LIMITS
 from procedures.policy import Policy
 
-EVENT_LABELS: dict[str, str] = {e.id: e.name for e in VacancyChart.events}  # type: ignore[attr-defined]
 FIELD_LABELS = {
     "directorate": "Directie",
     "scale": "Salarisschaal",

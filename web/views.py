@@ -9,7 +9,7 @@ from sqlmodel import Session
 
 from models import session_scope
 from procedures.calendar import last_finished_quarter, quarter_of, recent_quarters
-from procedures.chart import STATE_LABELS, STEP_LABELS, STEPS
+from procedures.chart import EVENT_LABELS, STATE_LABELS, STEP_LABELS, STEPS
 from procedures.corrections import differences
 from procedures.engine import current_policy_version, load_policy
 from procedures.events import DATA_SCHEMAS
@@ -32,7 +32,6 @@ from procedures.textcheck import CATEGORY_LABELS, check_text
 from web.chart_view import chart_steps
 from web.forms import (
     CHOICE_LABELS,
-    EVENT_LABELS,
     FIELD_LABELS,
     FormField,
     data_from_form,

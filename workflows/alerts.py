@@ -1,8 +1,11 @@
-"""Alert flows: dispatch the outbox (every few minutes) and the overdue scan (daily).
+"""Alert flows: dispatch the outbox (when an alert is raised, and every 5 minutes as a
+backstop) and the overdue scan (daily).
 
 The tasks are thin: the rules are in ``procedures.alerts``, delivery in
 ``notifications.dispatch``. Task retries cover a database that is briefly unavailable; a
-channel that is down is not an error here: its deliveries wait with their own backoff.
+channel that is down is not an error here: its deliveries wait with their own backoff. A run
+that gave up on a delivery, or sent an alert to the fallback because no recipient is routed
+for it, ends Failed, so nobody has to read an artifact to notice.
 """
 
 from pathlib import Path
@@ -10,6 +13,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
+from prefect.states import Completed, Failed, State
 
 from models import get_engine, get_settings, session_scope
 from notifications.dispatch import DispatchResult, Limits, dispatch
@@ -48,24 +52,28 @@ def below_norm_task(quarter: str) -> int:
 
 
 @flow(name="idflow-alerts-dispatch")
-def dispatch_flow(as_of: str | None = None, routing_file: str | None = None) -> dict[str, Any]:
+def dispatch_flow(as_of: str | None = None, routing_file: str | None = None) -> State[Any]:
     """Deliver the outbox: immediate alerts now, informational ones in a daily digest."""
     result = dispatch_task(routing_file, as_of)
     logger = get_run_logger()
     summary = summarise(result)
-    logger.info("Meldingen verzonden: %s", summary)
+    logger.info("Meldingen: %s", summary)
     for failed in result.failed:
         logger.warning(
-            "Opgegeven na %s pogingen: %s aan %s: %s",
+            "Mislukt na %s pogingen: %s aan %s: %s",
             failed.attempts,
             failed.cause,
             failed.recipient,
             failed.error,
         )
+    for cause in result.unrouted:
+        logger.warning("Geen ontvanger voor %s: naar de vangnetontvanger gestuurd", cause)
     if result.failed:
         rows = [vars(failed) for failed in result.failed]
         create_table_artifact(key="alerts-failed", table=rows, description="Mislukte meldingen")
-    return summary
+    if result.failed or result.unrouted:
+        return Failed(message=problems(summary), data=summary)
+    return Completed(data=summary)
 
 
 @flow(name="idflow-alerts-overdue-scan")
@@ -86,13 +94,28 @@ def overdue_scan_flow(as_of: str | None = None) -> dict[str, Any]:
 
 
 def summarise(result: DispatchResult) -> dict[str, Any]:
+    """The run in numbers: what it did, and the queue as it stands after it."""
     return {
         "planned": result.planned,
-        "unrouted": result.unrouted,
+        "historical": result.historical,
+        "unrouted": list(result.unrouted),
         "messages": result.messages,
         "delivered": result.delivered,
         "digests": result.digests,
-        "retrying": result.retrying,
-        "waiting_for_digest": result.waiting_for_digest,
         "failed": [vars(failed) for failed in result.failed],
+        "waiting": result.waiting,
+        "waiting_for_digest": result.waiting_for_digest,
+        "failed_total": result.failed_total,
     }
+
+
+def problems(summary: dict[str, Any]) -> str:
+    """Why a run ends Failed, in Dutch."""
+    parts = []
+    if summary["failed"]:
+        parts.append(f"{len(summary['failed'])} verzendingen mislukt")
+    if summary["unrouted"]:
+        parts.append(
+            f"{len(summary['unrouted'])} meldingen zonder ontvanger (naar de vangnetontvanger)"
+        )
+    return "; ".join(parts)
