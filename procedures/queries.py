@@ -10,10 +10,11 @@ from sqlmodel import Session, col, select
 from models import Directorate, Outbox, Procedure, Transition
 from procedures.chart import STATE_LABELS, STEPS, allowed_events
 from procedures.disclosure import suppress_report
-from procedures.engine import current_policy_version, load_policy, view_of
 from procedures.errors import UnknownVacancy
+from procedures.planner import view_of
 from procedures.policy import AMSTERDAM
 from procedures.report import cluster_cells, directorate_cells, organisation, quarter_report
+from procedures.store import current_policy_version, load_policy
 
 
 def procedure_detail(session: Session, vacancy: str) -> dict[str, Any]:

@@ -208,9 +208,9 @@ def report_file(engine: Any, principal: Principal, quarter: str, fmt: str, suppr
     own directorates' figures only."""
     from models import session_scope
     from procedures.calendar import parse_quarter
-    from procedures.engine import current_policy_version, load_policy
     from procedures.queries import scoped_report
     from procedures.report import report_book
+    from procedures.store import current_policy_version, load_policy
     from procedures.tallies import roll_up
     from workflows import report as report_module
 

@@ -10,7 +10,6 @@ from sqlmodel import Session
 from models import session_scope
 from procedures.calendar import last_finished_quarter, quarter_of, recent_quarters
 from procedures.chart import STATE_LABELS, STEP_LABELS, STEPS
-from procedures.engine import current_policy_version, load_policy
 from procedures.events import DATA_SCHEMAS
 from procedures.queries import alert_rows, find_procedures, indicator_overview
 from procedures.report import (
@@ -22,6 +21,7 @@ from procedures.report import (
     Cell,
 )
 from procedures.report import OUTCOME_LABELS as REPORT_OUTCOME_LABELS
+from procedures.store import current_policy_version, load_policy
 from procedures.tallies import roll_up
 from procedures.textcheck import CATEGORY_LABELS, check_text
 from web.chart_view import chart_steps

@@ -12,9 +12,9 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from models import get_engine, get_settings, session_scope
 from procedures.calendar import last_finished_quarter, parse_quarter
-from procedures.engine import current_policy_version, load_policy
 from procedures.errors import InvalidInput
 from procedures.report import ReportBook, report_book
+from procedures.store import current_policy_version, load_policy
 from workflows.rollup import roll_up_task
 
 FORMATS = ("json", "csv", "xlsx", "html")
