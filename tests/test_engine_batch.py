@@ -242,7 +242,7 @@ def test_a_version_lost_after_the_transition_was_written_removes_that_transition
     in: every writer inserts the transition first, so only a writer outside idflow could
     cause it; the event is then a conflict and its transition row is removed again."""
     _apply(engine, "V1", "open", "2025-03-03T09:00:00+00:00", OPEN, "v1-open")
-    monkeypatch.setattr(store, "_update_procedures", lambda db, changes: False)
+    monkeypatch.setattr(store, "_update_procedures", lambda db, updates: False)
     with Session(engine) as session:
         approve = _event("V1", "approve_text", "2025-03-04T09:00:00+00:00", {}, "v1-approve")
         with pytest.raises(ConflictError, match="tegelijk door iemand anders gewijzigd"):

@@ -117,18 +117,28 @@ def test_a_write_that_meets_another_writer_writes_nothing_and_the_transaction_go
         assert session.get(Procedure, "V1").state == "biws"  # type: ignore[union-attr]
 
 
-def test_a_drivers_error_is_raised_as_sqlalchemys_and_the_transaction_stays_usable(
+def test_a_drivers_error_is_raised_as_sqlalchemys_and_a_batch_leaves_the_transaction_usable(
     engine: Engine,
 ) -> None:
-    with Session(engine) as session:
-        plan = _plan(session, _event(0, "open", OPEN))
+    def unknown_directorate(number: int, vacancy: str) -> Plan:
+        plan = _plan(session, _event(number, "open", OPEN, vacancy=vacancy))
         plan.procedure.directorate = "XX-NONE"  # no such directorate: a foreign key fails
+        return plan
+
+    with Session(engine) as session:
         with pytest.raises(IntegrityError):
-            store.write(session.connection(), [plan])
-        assert store.write(session.connection(), [_plan(session, _event(1, "open", OPEN))])
+            store.write(session.connection(), [unknown_directorate(0, "V1")])
+        session.rollback()  # a single event's error ends the transaction, as SQLAlchemy's does
+        batch = [
+            _plan(session, _event(1, "open", OPEN, vacancy="V2")),
+            unknown_directorate(2, "V3"),
+        ]
+        with pytest.raises(IntegrityError):
+            store.write(session.connection(), batch)
+        assert store.write(session.connection(), [_plan(session, _event(3, "open", OPEN))])
         session.commit()
     with Session(engine) as session:
-        assert session.exec(select(Transition.event_id)).all() == ["V1-1"]
+        assert session.exec(select(Transition.event_id)).all() == ["V1-3"]
 
 
 def test_policies_are_read_once_and_a_missing_one_is_refused_in_dutch(engine: Engine) -> None:
