@@ -5,6 +5,7 @@ are decided by the planner against an in-memory store (``FakeStore``): they need
 and the engine's own tests (``test_engine.py``, ``test_engine_batch.py``) cover the writing.
 """
 
+import importlib.metadata
 import itertools
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -14,15 +15,17 @@ import pytest
 from statemachine.exceptions import TransitionNotAllowed
 from support import CHECKLIST, EVENTS, FakeStore, Sender
 
-from procedures.chart import EVENTS as chart_events
 from procedures.chart import (
+    CHECKED_WITH_STATEMACHINE,
     TRANSITIONS,
     Decision,
     NoTransition,
     ProcedureView,
     VacancyChart,
+    _table,
     decide,
 )
+from procedures.chart import EVENTS as chart_events
 from procedures.chart import send as chart_send
 from procedures.errors import (
     EventNotAllowed,
@@ -775,3 +778,31 @@ def test_decide_gives_the_same_answer_as_the_state_machine_for_every_case() -> N
         (None, None, True),
         ("rooney", "released", False),
     }
+
+
+def test_decide_was_checked_against_the_installed_python_statemachine_release() -> None:
+    """decide() copies the machine's semantics (which callbacks run, in which order), and a
+    new release may change them where the oracle's cases do not look. Upgrading means: read
+    its changelog, run the oracle test above, then set ``CHECKED_WITH_STATEMACHINE``."""
+    installed = importlib.metadata.version("python-statemachine")
+    assert installed == CHECKED_WITH_STATEMACHINE, (
+        f"python-statemachine {installed} is installed; decide() was checked against "
+        f"{CHECKED_WITH_STATEMACHINE}. Check the table again, then update the constant."
+    )
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [
+        ("allow_event_without_transition", True),
+        ("enable_self_transition_entries", True),
+        ("atomic_configuration_update", False),
+        ("catch_errors_as_events", True),
+    ],
+)
+def test_the_table_is_not_derived_from_a_chart_whose_flags_decide_does_not_follow(
+    flag: str, value: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(VacancyChart, flag, value)
+    with pytest.raises(NotImplementedError, match=flag):
+        _table()
