@@ -17,7 +17,7 @@ from sqlmodel import Session
 from procedures import store
 from procedures.errors import ConflictError, RefusedError
 from procedures.events import EventIn
-from procedures.planner import Reads, duplicate, plan_event
+from procedures.planner import duplicate, plan_event
 from procedures.rows import Applied, Plan
 
 __all__ = ["Applied", "Outcome", "apply_event", "apply_events"]
@@ -63,7 +63,7 @@ def _decide(event: EventIn, origin: str, reads: store.Reads) -> Plan | Outcome:
 def _lost(session: Session, event: EventIn, plan: Plan) -> Outcome:
     """The answer for an event whose write met another writer's."""
     # That writer may have applied this very event (the same file imported twice at once).
-    reads: Reads = store.Reads(session.connection(), [event])
+    reads = store.Reads(session.connection(), [event])
     earlier = reads.earlier(event.id)
     if earlier is None:
         return ConflictError(

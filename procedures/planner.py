@@ -3,8 +3,8 @@
 :func:`plan_event` judges an event against its procedure as ``Reads`` has it and returns the
 :class:`Plan` (the transition, the procedure after it, its alert causes and exit reasons),
 the earlier answer when the event is a duplicate, or raises the domain error that says why
-not. :class:`MemoryReads` answers from memory: the store fills it from the database for a
-batch, and the rule tests use it alone, without a database.
+not. ``Reads`` is answered by the store (``procedures.store.Reads``) or from memory alone
+(``procedures.memory.MemoryReads``, which the rule tests use without a database).
 """
 
 from dataclasses import replace

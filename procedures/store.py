@@ -31,7 +31,7 @@ from dataclasses import fields, replace
 from datetime import UTC, date, datetime
 from functools import cache
 from operator import attrgetter
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine
@@ -46,8 +46,11 @@ from procedures.memory import MemoryReads
 from procedures.policy import Policy
 from procedures.rows import Earlier, ExitReasonRow, OutboxRow, Plan, ProcedureRow, TransitionRow
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 READ_CHUNK = 500  # keys per IN (...) read, well below SQLite's limit of variables
-Row = TypeVar("Row")
+Row = TypeVar("Row", bound="DataclassInstance")
 
 
 def _moment_in(value: datetime | None) -> str | None:
@@ -86,7 +89,7 @@ class _Table(Generic[Row]):
 
     def __init__(self, name: str, row_type: type[Row], conflict: str = "", **kinds: str) -> None:
         self.row_type = row_type
-        self.columns = tuple(f.name for f in fields(row_type))  # type: ignore[arg-type]
+        self.columns = tuple(f.name for f in fields(row_type))
         marks = ", ".join("?" for _ in self.columns)
         self.insert = f"INSERT INTO {name} ({', '.join(self.columns)}) VALUES ({marks}){conflict}"
         write = {"moment": _moment_in, "day": _day_in, "json": _json_in}
