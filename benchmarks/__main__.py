@@ -1,6 +1,7 @@
 """``python -m benchmarks``: print each figure beside its limit, for SQLite and PostgreSQL."""
 
 import argparse
+import gc
 import json
 import platform
 import tempfile
@@ -85,19 +86,24 @@ def _interactive(kind: str, workdir: Path, count: int) -> list[Row]:
     seconds: dict[str, float] = dict.fromkeys(("engine", "limit", "send", "peer"), 0.0)
     with ExitStack() as stack:
         urls = {name: stack.enter_context(fresh_database(kind, workdir)) for name in seconds}
+        driver = stack.enter_context(limits.connect(urls["limit"]))  # open, as a pool keeps it
         step = max(1, len(events) // 10)
         for start in range(0, len(events), step):
             part = slice(start, start + step)
+            gc.collect()  # each turn starts without the garbage of the one before (the peer's)
             seconds["engine"] += interactive.through_engine(urls["engine"], events[part])
-            seconds["limit"] += limits.interactive(urls["limit"], plans[part])
+            gc.collect()
+            seconds["limit"] += limits.interactive(driver, plans[part])
+            gc.collect()
             with interactive.deciding_with_send():
                 seconds["send"] += interactive.through_engine(urls["send"], events[part])
+            gc.collect()
             seconds["peer"] += peer.run(urls["peer"], events[part])
     rate, limit, machine, naive = (len(events) / seconds[name] for name in seconds)
-    driver = DRIVERS[kind]
-    engine = f"interactief: de engine, 1 transactie per event (limiet: {driver})"
+    name = DRIVERS[kind]
+    engine = f"interactief: de engine, 1 transactie per event (limiet: {name})"
     swapped = "interactief: de engine met python-statemachine send() (limiet: met decide())"
-    naive_build = f"interactief: naïef python-statemachine + SQLModel (limiet: {driver})"
+    naive_build = f"interactief: naïef python-statemachine + SQLModel (limiet: {name})"
     met = rate >= 0.5 * limit
     return [
         Row(kind, engine, rate, "events/s", limit, ">= 50% van de limiet", met),
@@ -113,7 +119,8 @@ def _bulk(kind: str, workdir: Path, count: int) -> list[Row]:
     plans = limits.planned(events)
     with fresh_database(kind, workdir) as import_db, fresh_database(kind, workdir) as plain_db:
         rate, peak = bulk.idflow_import(import_db, path, len(events))
-        limit = len(plans) / limits.bulk(plain_db, plans, batch)
+        with limits.connect(plain_db) as driver:
+            limit = len(plans) / limits.bulk(driver, plans, batch)
     path.unlink()
     floor = 25_000 if kind == "sqlite" else 0
     target = ">= 20% van de limiet" + (" en >= 25.000/s" if floor else "")

@@ -12,10 +12,10 @@ batch as the import sees them) and turned into the driver's values before the cl
 
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 
@@ -42,43 +42,51 @@ def planned(events: list[dict[str, Any]]) -> list[Plan]:
     return plans
 
 
-def interactive(url: str, plans: list[Plan]) -> float:
+class Driver(NamedTuple):
+    """An open connection of the driver, as idflow sets its own up."""
+
+    connection: Any
+    sql: Callable[[str], str]  # the statement as the driver takes it
+    begin: Callable[[Any], object]  # starts a transaction on a cursor
+
+
+def interactive(driver: Driver, plans: list[Plan]) -> float:
     """Seconds for the plans' events, each in its own transaction: the engine's reads and
     writes."""
     work = [(_reads(plan), _writes(plan)) for plan in plans]
-    with connect(url) as (connection, sql, begin):
-        cursor = connection.cursor()
-        started = time.perf_counter()
-        for reads, (writes, sided) in work:
-            begin(cursor)
-            for statement, values in reads:
-                cursor.execute(sql(statement), values).fetchall()
-            for statement, rows in writes:
-                cursor.execute(sql(statement), rows[0])
-            transition_id = None
-            for statement, rows in sided:
-                if transition_id is None:  # the id handed out to this transition
-                    cursor.execute(sql(store.with_keys(store.SELECT_IDS, 1)), reads[1][1])
-                    transition_id = cursor.fetchone()[1]
-                cursor.execute(sql(statement), [transition_id if v is _ID else v for v in rows[0]])
-            connection.commit()
-        return time.perf_counter() - started
+    connection, sql, begin = driver
+    cursor = connection.cursor()
+    started = time.perf_counter()
+    for reads, (writes, sided) in work:
+        begin(cursor)
+        for statement, values in reads:
+            cursor.execute(sql(statement), values).fetchall()
+        for statement, rows in writes:
+            cursor.execute(sql(statement), rows[0])
+        transition_id = None
+        for statement, rows in sided:
+            if transition_id is None:  # the id handed out to this transition
+                cursor.execute(sql(store.with_keys(store.SELECT_IDS, 1)), reads[1][1])
+                transition_id = cursor.fetchone()[1]
+            cursor.execute(sql(statement), [transition_id if v is _ID else v for v in rows[0]])
+        connection.commit()
+    return time.perf_counter() - started
 
 
-def bulk(url: str, plans: list[Plan], batch: int) -> float:
+def bulk(driver: Driver, plans: list[Plan], batch: int) -> float:
     """Seconds writing the plans' rows in batches of ``batch`` events with ``executemany``,
     one transaction each."""
     batches = [(plans[i : i + batch], i + 1) for i in range(0, len(plans), batch)]
     work = [_batch_writes(part, first_id) for part, first_id in batches]
-    with connect(url) as (connection, sql, begin):
-        cursor = connection.cursor()
-        started = time.perf_counter()
-        for steps in work:
-            begin(cursor)
-            for statement, rows in steps:
-                cursor.executemany(sql(statement), rows)
-            connection.commit()
-        return time.perf_counter() - started
+    connection, sql, begin = driver
+    cursor = connection.cursor()
+    started = time.perf_counter()
+    for steps in work:
+        begin(cursor)
+        for statement, rows in steps:
+            cursor.executemany(sql(statement), rows)
+        connection.commit()
+    return time.perf_counter() - started
 
 
 _ID = object()  # where the transition's id goes once it is known
@@ -126,17 +134,17 @@ def _batch_writes(plans: list[Plan], first_id: int) -> list[Step]:
 
 
 @contextmanager
-def connect(url: str) -> Iterator[tuple[Any, Any, Any]]:
-    """(connection, statement converter, transaction start) of the driver, set up as idflow
-    sets up its connections (SQLite: WAL, synchronous=NORMAL, foreign keys, BEGIN IMMEDIATE)."""
+def connect(url: str) -> Iterator[Driver]:
+    """The driver's connection to ``url``, set up as idflow sets up its own (SQLite: WAL,
+    synchronous=NORMAL, foreign keys, BEGIN IMMEDIATE), open until the block ends."""
     if url.startswith("sqlite"):
         connection = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
         for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
             connection.execute(f"PRAGMA {pragma}")
         try:
-            yield connection, lambda s: s, lambda cursor: cursor.execute("BEGIN IMMEDIATE")
+            yield Driver(connection, lambda s: s, lambda cursor: cursor.execute("BEGIN IMMEDIATE"))
         finally:
             connection.close()
         return
     with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as connection:
-        yield connection, store.for_psycopg, lambda cursor: None  # psycopg begins by itself
+        yield Driver(connection, store.for_psycopg, lambda cursor: None)  # psycopg begins itself
