@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
 READ_CHUNK = 500  # keys per IN (...) read, well below SQLite's limit of variables
+Values = list[object]  # a row's values in its statement's order, as the driver takes them
 Row = TypeVar("Row", bound="DataclassInstance")
 
 
@@ -94,18 +95,18 @@ class _Table(Generic[Row]):
         self.insert = f"INSERT INTO {name} ({', '.join(self.columns)}) VALUES ({marks}){conflict}"
         write = {"moment": _moment_in, "day": _day_in, "json": _json_in}
         read = {"moment": _moment_out, "day": _day_out, "json": _json_out}
-        self.writers: dict[str, Callable[[Any], Any]] = {c: write[k] for c, k in kinds.items()}
+        self.writers: dict[str, Callable[[Any], object]] = {c: write[k] for c, k in kinds.items()}
         self._get = attrgetter(*self.columns)
         self._in = [(self.columns.index(c), write[k]) for c, k in kinds.items()]
         self._out = [(self.columns.index(c), read[k]) for c, k in kinds.items()]
 
-    def values(self, row: Row) -> list[Any]:
+    def values(self, row: Row) -> Values:
         values = list(self._get(row))
         for index, convert in self._in:
             values[index] = convert(values[index])
         return values
 
-    def row(self, values: Sequence[Any]) -> Row:
+    def row(self, values: Sequence[object]) -> Row:
         converted = list(values)
         for index, convert in self._out:
             converted[index] = convert(converted[index])
@@ -172,7 +173,7 @@ class _Driver:
         self.cursor = self.raw.cursor()
         self.error: type[Exception] = conn.dialect.loaded_dbapi.Error
 
-    def run(self, statement: str, values: Sequence[Any] = (), planned: bool = True) -> Any:
+    def run(self, statement: str, values: Sequence[object] = (), planned: bool = True) -> Any:
         """Execute one statement; ``planned=False`` sends it unprepared (PostgreSQL)."""
         sql = for_psycopg(statement) if self.postgres else statement
         try:
@@ -182,7 +183,7 @@ class _Driver:
         except self.error as error:
             raise self._failed(error, sql) from error
 
-    def write(self, statement: str, rows: list[list[Any]]) -> int:
+    def write(self, statement: str, rows: list[Values]) -> int:
         """Execute a write for every row; the number of rows it changed."""
         if len(rows) == 1:  # psycopg runs executemany as a pipeline: slower for one row
             return int(self.run(statement, rows[0]).rowcount)
@@ -285,9 +286,9 @@ def write(conn: Connection, plans: Sequence[Plan]) -> bool:
 class BatchRows(NamedTuple):
     """A batch's writes as the driver takes them, in the order they are written."""
 
-    procedures: list[list[Any]]  # the procedures new in the batch, as they stand after it
-    transitions: list[list[Any]]
-    updates: dict[str, list[list[Any]]]  # UPDATE statement (the columns changed): its rows
+    procedures: list[Values]  # the procedures new in the batch, as they stand after it
+    transitions: list[Values]
+    updates: dict[str, list[Values]]  # UPDATE statement (the columns changed): its rows
 
 
 def batch_rows(plans: Sequence[Plan]) -> BatchRows:
@@ -299,7 +300,7 @@ def batch_rows(plans: Sequence[Plan]) -> BatchRows:
         first.setdefault(plan.applied.vacancy, plan)
         last[plan.applied.vacancy] = plan
     new = [PROCEDURES.values(last[v].procedure) for v, p in first.items() if p.before is None]
-    updates: dict[str, list[list[Any]]] = {}
+    updates: dict[str, list[Values]] = {}
     writers = PROCEDURES.writers
     for vacancy, plan in first.items():
         if plan.before is None:
@@ -337,7 +338,7 @@ def _write_rows(db: _Driver, plans: Sequence[Plan]) -> str | None:
     return None
 
 
-def _update_procedures(db: _Driver, updates: dict[str, list[list[Any]]]) -> bool:
+def _update_procedures(db: _Driver, updates: dict[str, list[Values]]) -> bool:
     """Run the updates; False if a procedure's version was no longer the one decided on."""
     return all(db.write(statement, rows) == len(rows) for statement, rows in updates.items())
 
