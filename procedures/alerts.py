@@ -25,6 +25,7 @@ from procedures.errors import InvalidInput
 from procedures.policy import AMSTERDAM
 from procedures.report import INDICATOR_LABELS, directorate_cells
 from procedures.rows import OutboxRow, TransitionRow
+from procedures.store import insert_outbox
 
 KINDS = ("not_met", "rooney_released", "rooney_round_failed", "overdue", "below_norm")
 KIND_LABELS = {
@@ -78,7 +79,7 @@ def causes_for(row: TransitionRow, decision: Decision, now: datetime) -> list[Ou
             "new_round": row.round,
         }
         kind = "rooney_round_failed"
-        return [outbox_row(key, kind, row.vacancy, row.directorate, payload, now, False)]
+        return [outbox_row(key, kind, row.vacancy, row.directorate, payload, now, immediate=False)]
     return []
 
 
@@ -86,13 +87,16 @@ def outbox_row(
     key: str,
     kind: str,
     vacancy: str | None,
-    directorate: str,
+    directorate: str | None,
     payload: dict[str, Any],
     now: datetime,
+    *,
     immediate: bool = True,
+    transition_id: int | None = None,
 ) -> OutboxRow:
-    """The one place an alert cause becomes an outbox row (not sent yet, no transition)."""
-    return OutboxRow(key, kind, immediate, vacancy, directorate, None, now, payload)
+    """The one place an alert cause becomes an outbox row, not sent yet; the engine names
+    the transition of its causes once that is written."""
+    return OutboxRow(key, kind, immediate, vacancy, directorate, transition_id, now, payload)
 
 
 def scan_overdue(session: Session, as_of: datetime) -> list[Outbox]:
@@ -221,8 +225,6 @@ def insert_causes(session: Session, rows: list[OutboxRow]) -> list[Outbox]:
     rows = [row for row in rows if row.cause not in known]
     if not rows:
         return []
-    from procedures.store import insert_outbox  # here: the store imports the planner and it this
-
     # A concurrent scan may insert the same cause first: the unique key decides, quietly.
     insert_outbox(session.connection(), rows)
     new_keys = [row.cause for row in rows]
