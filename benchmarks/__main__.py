@@ -1,17 +1,22 @@
 """``python -m benchmarks``: print each figure beside its limit, for SQLite and PostgreSQL."""
 
 import argparse
+import gc
 import json
 import platform
 import tempfile
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks import bulk, interactive, rollup, web, workload
+from benchmarks import bulk, interactive, limits, peer, rollup, web, workload
 from benchmarks.databases import fresh_database, postgres_available
+from models import get_settings
+
+DRIVERS = {"sqlite": "sqlite3", "postgresql": "psycopg"}
 
 
 @dataclass
@@ -40,6 +45,8 @@ def main() -> None:
                 rows += _interactive(kind, workdir, args.interactive)
             if args.bulk:
                 rows += _bulk(kind, workdir, args.bulk)
+            if args.memory:
+                rows += _memory(kind, workdir, args.memory)
             for size in (int(s) for s in args.rollup_sizes.split(",") if s):
                 rows += _rollup(kind, workdir, size, args.incremental)
             if args.web:
@@ -58,6 +65,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--interactive", type=int, default=2000, help="events, one txn each")
     parser.add_argument("--bulk", type=int, default=100_000, help="events in the import file")
+    parser.add_argument("--memory", type=int, default=1_000_000, help="events, peak RSS")
     parser.add_argument("--rollup-sizes", default="100000,1000000,10000000")
     parser.add_argument("--incremental", type=int, default=10_000)
     parser.add_argument("--web", type=int, default=5_000, help="events sent through the API")
@@ -67,42 +75,72 @@ def _arguments() -> argparse.Namespace:
 
 
 def _interactive(kind: str, workdir: Path, count: int) -> list[Row]:
+    """The engine, the driver's limit, the engine deciding with ``send`` and the peer, each
+    on its own database, taking turns by tenths of the events (so that the machine's
+    changing speed falls on all four alike)."""
     events = workload.events(count)
-    with fresh_database(kind, workdir) as engine_db, fresh_database(kind, workdir) as plain_db:
-        rate = interactive.through_engine(engine_db, events)
-        limit = interactive.plain_sql(engine_db, plain_db)
+    plans = limits.planned(events)
+    assert len(plans) == len(events), "the workload's events are all accepted"
+    with fresh_database(kind, workdir) as scratch:  # imports, caches, pools: all warm
+        interactive.through_engine(scratch, events[: max(1, len(events) // 10)])
+    seconds: dict[str, float] = dict.fromkeys(("engine", "limit", "send", "peer"), 0.0)
+    with ExitStack() as stack:
+        urls = {name: stack.enter_context(fresh_database(kind, workdir)) for name in seconds}
+        driver = stack.enter_context(limits.connect(urls["limit"]))  # open, as a pool keeps it
+        step = max(1, len(events) // 10)
+        for start in range(0, len(events), step):
+            part = slice(start, start + step)
+            gc.collect()  # each turn starts without the garbage of the one before (the peer's)
+            seconds["engine"] += interactive.through_engine(urls["engine"], events[part])
+            gc.collect()
+            seconds["limit"] += limits.interactive(driver, plans[part])
+            gc.collect()
+            with interactive.deciding_with_send():
+                seconds["send"] += interactive.through_engine(urls["send"], events[part])
+            gc.collect()
+            seconds["peer"] += peer.run(urls["peer"], events[part])
+    rate, limit, machine, naive = (len(events) / seconds[name] for name in seconds)
+    name = DRIVERS[kind]
+    engine = f"interactief: de engine, 1 transactie per event (limiet: {name})"
+    swapped = "interactief: de engine met python-statemachine send() (limiet: met decide())"
+    naive_build = f"interactief: naïef python-statemachine + SQLModel (limiet: {name})"
+    met = rate >= 0.5 * limit
     return [
-        Row(
-            kind,
-            "interactief (1 transactie per event)",
-            rate,
-            "events/s",
-            limit,
-            ">= 50% van plain SQL",
-            rate >= 0.5 * limit,
-        )
+        Row(kind, engine, rate, "events/s", limit, ">= 50% van de limiet", met),
+        Row(kind, swapped, machine, "events/s", rate, "-", None),
+        Row(kind, naive_build, naive, "events/s", limit, "-", None),
     ]
 
 
 def _bulk(kind: str, workdir: Path, count: int) -> list[Row]:
     events = workload.events(count)
     path = workload.write_jsonl(events, workdir / f"bulk-{count}.jsonl")
+    batch = get_settings().import_batch_size
+    plans = limits.planned(events)
     with fresh_database(kind, workdir) as import_db, fresh_database(kind, workdir) as plain_db:
-        rate, _summary = bulk.idflow_import(import_db, path, len(events))
-        limit = bulk.batched_insert(import_db, plain_db)
-    floor = 50_000 if kind == "sqlite" else 0
-    target = ">= 25% van batched insert" + (" en >= 50.000/s" if floor else "")
-    return [
-        Row(
-            kind,
-            f"bulk import {len(events):,} events (hele commando)",
-            rate,
-            "events/s",
-            limit,
-            target,
-            rate >= max(floor, 0.25 * limit),
-        )
-    ]
+        rate, peak = bulk.idflow_import(import_db, path, len(events))
+        with limits.connect(plain_db) as driver:
+            limit = len(plans) / limits.bulk(driver, plans, batch)
+    path.unlink()
+    floor = 25_000 if kind == "sqlite" else 0
+    target = ">= 20% van de limiet" + (" en >= 25.000/s" if floor else "")
+    measure = f"bulk import {len(events):,} events, hele commando, piek {peak:.0f} MB"
+    limit_is = f"{DRIVERS[kind]} executemany, batches van {batch}"
+    met = rate >= max(floor, 0.2 * limit)
+    return [Row(kind, f"{measure} (limiet: {limit_is})", rate, "events/s", limit, target, met)]
+
+
+def _memory(kind: str, workdir: Path, count: int) -> list[Row]:
+    """Peak RSS of ``idflow import`` for a file of ``count`` events and one a tenth of it."""
+    rows = []
+    for size in (count // 10, count):
+        path = workload.write_jsonl(workload.stream(size), workdir / f"memory-{size}.jsonl")
+        with fresh_database(kind, workdir) as url:
+            rate, peak = bulk.idflow_import(url, path, size)
+        path.unlink()
+        label = f"geheugen: idflow import van {size:,} events ({rate:,.0f} events/s), piek RSS"
+        rows.append(Row(kind, label, peak, "MB", None, "< 200 MB", peak < 200))
+    return rows
 
 
 def _rollup(kind: str, workdir: Path, size: int, incremental: int) -> list[Row]:

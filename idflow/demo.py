@@ -11,10 +11,10 @@ from sqlmodel import Session, func, select
 from idflow.alerts_cli import demo_alerts
 from models import Directorate, Outbox, get_engine, session_scope
 from procedures.calendar import last_finished_quarter, quarter_start, recent_quarters
-from procedures.engine import current_policy_version, load_policy
 from procedures.report import INDICATOR_LABELS, INDICATORS, NORM_PCT, Cell, total_cells
 from procedures.report_builder import Sources, quarters_figures
 from procedures.setup import initialise
+from procedures.store import current_policy_version, load_policy
 
 
 def run_demo(

@@ -2,9 +2,11 @@
 has a trigger on the event ``idflow.alert.raised`` and runs within seconds; its 5-minute
 schedule stays as the backstop for a signal that got lost.
 
-Nothing in ``procedures`` knows of this. SQLAlchemy events see every INSERT into the outbox
-on any connection of this process (the engine's, a scan's); the rows are kept with their
-transaction, dropped on rollback, and signalled once the session has committed. Entry
+Nothing in ``procedures`` knows of this. The store, which writes every alert cause on the
+database driver itself, calls its outbox listeners with the causes it wrote; SQLAlchemy
+events see any other INSERT into the outbox on a connection of this process. The rows are
+kept with their transaction, dropped on rollback, and signalled once the session has
+committed. Entry
 points call :func:`install`; without ``PREFECT_API_URL`` (local use) it installs nothing,
 so nothing is emitted and Prefect is not even imported.
 
@@ -16,7 +18,7 @@ busy web server make a few events, not one per commit.
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +27,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
 
 from models.settings import get_settings
+from procedures.rows import OutboxRow
+from procedures.store import OUTBOX_LISTENERS
 
 EVENT = "idflow.alert.raised"
 DEBOUNCE_S = 2.0
@@ -74,6 +78,12 @@ class _Signal:
         conn.info.setdefault(_KEY, []).extend(
             Raised(conn.engine, r.get("vacancy"), r.get("directorate"), r.get("kind", ""))
             for r in rows
+        )
+
+    def written(self, conn: Any, rows: Sequence[OutboxRow]) -> None:
+        """The store wrote these causes in ``conn``'s transaction."""
+        conn.info.setdefault(_KEY, []).extend(
+            Raised(conn.engine, r.vacancy, r.directorate, r.kind) for r in rows
         )
 
     def committed_connection(self, conn: Any) -> None:
@@ -164,6 +174,7 @@ def install(emit: Emit | None = None) -> bool:
     _installed = _Signal(emit or emit_to_prefect)
     for target, name, method in _LISTENERS:
         event.listen(target, name, getattr(_installed, method))
+    OUTBOX_LISTENERS.append(_installed.written)
     return True
 
 
@@ -174,6 +185,7 @@ def uninstall() -> None:
         return
     for target, name, method in _LISTENERS:
         event.remove(target, name, getattr(_installed, method))
+    OUTBOX_LISTENERS.remove(_installed.written)
     _installed = None
 
 

@@ -9,6 +9,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -32,8 +33,17 @@ from procedures.errors import InvalidInput, RefusedError, RuleViolation
 from procedures.sessions import TOUCH_S, end_user_sessions
 
 _HASHER = PasswordHasher()
-# Verified against when the user name is unknown, so both answers take the same time.
-_DUMMY_HASH = _HASHER.hash("idflow-dummy-password")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the user name is unknown, so both answers take the same time.
+
+    Made on first use: an argon2 hash costs 64 MiB and tens of milliseconds, which every
+    ``idflow`` command importing this module would otherwise pay at start-up."""
+    return _HASHER.hash("idflow-dummy-password")
+
+
 TOKEN_PREFIX = "idf_"
 
 
@@ -82,7 +92,7 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     """The active user with this name and password, else None (same work either way)."""
     user = session.exec(select(User).where(User.username == username.strip())).first()
     try:
-        _HASHER.verify(user.password_hash if user else _DUMMY_HASH, password)
+        _HASHER.verify(user.password_hash if user else _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         return None
     if user is None or not user.active:

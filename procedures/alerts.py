@@ -19,7 +19,6 @@ from typing import Any
 
 from sqlalchemy import String, Table, cast, exists, func, literal
 from sqlalchemy import select as sa_select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -29,6 +28,8 @@ from procedures.chart import EVENTS_BY_STATE, STATE_LABELS, STEP_LABELS, STEPS, 
 from procedures.errors import InvalidInput
 from procedures.policy import AMSTERDAM
 from procedures.report import INDICATOR_LABELS, directorate_cells
+from procedures.rows import OutboxRow, TransitionRow
+from procedures.store import insert_outbox
 
 KINDS = (
     "not_met",
@@ -67,7 +68,7 @@ HISTORICAL = "historical"
 MAX_LISTED_VACANCIES = 25
 
 
-def causes_for(row: Any, decision: Decision, now: datetime) -> list[dict[str, Any]]:
+def causes_for(row: TransitionRow, decision: Decision, now: datetime) -> list[OutboxRow]:
     """Outbox rows (without ``transition_id``, which the engine adds once the transition is
     written) for a transition about to be appended; none for most transitions."""
     facts: dict[str, object] = {
@@ -81,14 +82,15 @@ def causes_for(row: Any, decision: Decision, now: datetime) -> list[dict[str, An
         step = decision.step
         key = f"not_met:{row.vacancy}:{step}"
         payload = facts | {"step": step, "step_label": STEP_LABELS[step]}
-        return [_cause(row, key, "not_met", True, payload, now)]
+        return [outbox_row(key, "not_met", row.vacancy, row.directorate, payload, now)]
     if decision.outcome == "released":
         payload = facts | {
             "step": "rooney",
             "step_label": STEP_LABELS["rooney"],
             "round": row.round,
         }
-        return [_cause(row, f"released:{row.vacancy}", "rooney_released", True, payload, now)]
+        key = f"released:{row.vacancy}"
+        return [outbox_row(key, "rooney_released", row.vacancy, row.directorate, payload, now)]
     if decision.round_failed:
         key = f"rooney_round:{row.vacancy}:{row.round - 1}"
         payload = facts | {
@@ -97,22 +99,25 @@ def causes_for(row: Any, decision: Decision, now: datetime) -> list[dict[str, An
             "failed_round": row.round - 1,
             "new_round": row.round,
         }
-        return [_cause(row, key, "rooney_round_failed", False, payload, now)]
+        kind = "rooney_round_failed"
+        return [outbox_row(key, kind, row.vacancy, row.directorate, payload, now, immediate=False)]
     return []
 
 
-def _cause(
-    row: Any, key: str, kind: str, immediate: bool, payload: dict[str, Any], now: datetime
-) -> dict[str, Any]:
-    return {
-        "cause": key,
-        "kind": kind,
-        "immediate": immediate,
-        "vacancy": row.vacancy,
-        "directorate": row.directorate,
-        "created_at": now,
-        "payload": payload,
-    }
+def outbox_row(
+    key: str,
+    kind: str,
+    vacancy: str | None,
+    directorate: str | None,
+    payload: dict[str, Any],
+    now: datetime,
+    *,
+    immediate: bool = True,
+    transition_id: int | None = None,
+) -> OutboxRow:
+    """The one place an alert cause becomes an outbox row, not sent yet; the engine names
+    the transition of its causes once that is written."""
+    return OutboxRow(key, kind, immediate, vacancy, directorate, transition_id, now, payload)
 
 
 def scan_overdue(session: Session, as_of: datetime) -> list[Outbox]:
@@ -151,7 +156,7 @@ def scan_overdue(session: Session, as_of: datetime) -> list[Outbox]:
     return insert_causes(session, rows)
 
 
-def _overdue_row(stay: Any, now: datetime) -> dict[str, Any]:
+def _overdue_row(stay: Any, now: datetime) -> OutboxRow:
     state = stay["state"]
     step = STEP_OF_STATE.get(state)
     payload = {
@@ -168,7 +173,7 @@ def _overdue_row(stay: Any, now: datetime) -> dict[str, Any]:
         "next_events": [e for e in EVENTS_BY_STATE.get(state, ()) if e != "explain"],
         "actor": stay["actor"],
     }
-    return _row(stay["cause"], "overdue", stay["vacancy"], stay["directorate"], payload, now)
+    return outbox_row(stay["cause"], "overdue", stay["vacancy"], stay["directorate"], payload, now)
 
 
 def below_norm_causes(session: Session, quarter: str) -> list[Outbox]:
@@ -190,7 +195,7 @@ def below_norm_causes(session: Session, quarter: str) -> list[Outbox]:
     vacancies = _unexplained(session, quarter, list(below))
     now = datetime.now(UTC)
     rows = [
-        _row(
+        outbox_row(
             f"below_norm:{quarter}:{directorate}",
             "below_norm",
             None,
@@ -238,43 +243,20 @@ def _unexplained(
     return result
 
 
-def _row(
-    key: str,
-    kind: str,
-    vacancy: str | None,
-    directorate: str,
-    payload: dict[str, Any],
-    now: datetime,
-) -> dict[str, Any]:
-    return {
-        "cause": key,
-        "kind": kind,
-        "immediate": True,
-        "vacancy": vacancy,
-        "directorate": directorate,
-        "transition_id": None,
-        "created_at": now,
-        "payload": payload,
-        "status": "pending",
-    }
-
-
-def insert_causes(session: Session, rows: list[dict[str, Any]]) -> list[Outbox]:
+def insert_causes(session: Session, rows: list[OutboxRow]) -> list[Outbox]:
     """Insert the outbox rows whose cause is new and return them; known causes are skipped."""
-    keys = [row["cause"] for row in rows]
+    keys = [row.cause for row in rows]
     known = (
         set(session.exec(select(Outbox.cause).where(col(Outbox.cause).in_(keys))))
         if keys
         else set()
     )
-    rows = [row for row in rows if row["cause"] not in known]
+    rows = [row for row in rows if row.cause not in known]
     if not rows:
         return []
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     # A concurrent scan may insert the same cause first: the unique key decides, quietly.
-    statement = dialect.insert(OUTBOX).on_conflict_do_nothing(index_elements=["cause"])
-    session.connection().execute(statement, rows)
-    new_keys = [row["cause"] for row in rows]
+    insert_outbox(session.connection(), rows)
+    new_keys = [row.cause for row in rows]
     return list(session.exec(select(Outbox).where(col(Outbox.cause).in_(new_keys))))
 
 

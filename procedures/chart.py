@@ -6,8 +6,9 @@ records its decision (step, outcome, round) on the model it runs on.
 ``VacancyChart`` is the only definition of the rules. The engine decides with
 :func:`decide`, which walks a transition table derived once from the chart's own states,
 transitions and callbacks: the same validators, guards and actions, called in the order
-python-statemachine calls them, without building an event queue per event (0.5 ms of the
-engine's 4.8 ms per event). ``tests/test_chart.py`` checks that both give the same answer.
+python-statemachine calls them, without building an event queue per event (measured in the
+engine in ``docs/performance.md``). ``tests/test_chart.py`` checks that both give the same
+answer, and that the installed python-statemachine is the release the table was checked on.
 """
 
 import inspect
@@ -73,6 +74,15 @@ class ProcedureView:
 
 class VacancyChart(StateMachine):
     """Text, BIWS, Rooney shortlist, selection, onboarding, employment and exit interview."""
+
+    # What the rules and decide() rely on, stated rather than inherited: an event without a
+    # transition is refused, a self-transition (explain) enters no state, the actions run
+    # before the state changes, and a validator's error reaches the sender instead of
+    # becoming an error event.
+    allow_event_without_transition = False
+    enable_self_transition_entries = False
+    atomic_configuration_update = True
+    catch_errors_as_events = False
 
     new = State("Nieuw", initial=True)
     text = State("Vacaturetekst (I2)")
@@ -314,6 +324,15 @@ class _Rule:
 
 
 _SUPPORTED = {CallbackGroup.VALIDATOR, CallbackGroup.COND, CallbackGroup.ON}
+_RELIED_ON = {
+    "allow_event_without_transition": False,
+    "enable_self_transition_entries": False,
+    "atomic_configuration_update": True,
+    "catch_errors_as_events": False,
+}
+# The python-statemachine release whose semantics the table was checked against (the oracle
+# test in tests/test_chart.py); another release must be checked again before it is used.
+CHECKED_WITH_STATEMACHINE = "3.2.2"
 
 
 def _table() -> dict[tuple[str, str], tuple[_Rule, ...]]:
@@ -323,6 +342,9 @@ def _table() -> dict[tuple[str, str], tuple[_Rule, ...]]:
     the transition); anything else, such as an ``on_enter_<state>`` method, stops the import
     instead of being silently skipped.
     """
+    for flag, relied_on in _RELIED_ON.items():
+        if getattr(VacancyChart, flag) != relied_on:
+            raise NotImplementedError(f"decide() assumes {flag} = {relied_on}")
     table: dict[tuple[str, str], list[_Rule]] = {}
     for state in VacancyChart.states:
         for name in ("enter", "exit"):
@@ -402,9 +424,9 @@ def decide(view: ProcedureView, event: str, **kwargs: Any) -> None:
         for name in rule.validators:
             _call(runner, name, arguments)
         if all(bool(_call(runner, name, arguments)) == expected for name, expected in rule.conds):
-            scratch.state = rule.target
-            for name in rule.actions:
+            for name in rule.actions:  # as the machine runs them: before the state changes
                 _call(runner, name, arguments)
+            scratch.state = rule.target
             view.state, view.round, view.outcomes = scratch.state, scratch.round, scratch.outcomes
             view.decision = scratch.decision
             return

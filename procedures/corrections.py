@@ -18,9 +18,10 @@ from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from models import Outbox, Transition
-from procedures.alerts import STEP_OF_INDICATOR, insert_causes
+from procedures.alerts import STEP_OF_INDICATOR, insert_causes, outbox_row
 from procedures.chart import STEP_LABELS
 from procedures.report import OUTCOME_LABELS, Cell, directorate_cells, of_quarter
+from procedures.rows import OutboxRow
 from procedures.snapshots import Snapshot, closed_positions, moment_text
 
 Cells = dict[tuple[str, str], Cell]
@@ -86,31 +87,25 @@ def correction_causes(session: Session, low: int, high: int) -> list[Outbox]:
     return insert_causes(session, rows)
 
 
-def _cause(row: Transition, version: int, now: datetime) -> dict[str, Any]:
+def _cause(row: Transition, version: int, now: datetime) -> OutboxRow:
     step = STEP_OF_INDICATOR.get(row.indicator or "", "")
     outcome = "explained" if row.event == "explain" else row.outcome or ""
-    return {
-        "cause": f"correction:{row.id}",
-        "kind": "correction",
-        "immediate": True,
+    payload = {
+        "quarter": row.quarter,
+        "version": version,
         "vacancy": row.vacancy,
         "directorate": row.directorate,
-        "transition_id": row.id,
-        "created_at": now,
-        "status": "pending",
-        "payload": {
-            "quarter": row.quarter,
-            "version": version,
-            "vacancy": row.vacancy,
-            "directorate": row.directorate,
-            "indicator": row.indicator,
-            "step": step,
-            "step_label": STEP_LABELS.get(step, ""),
-            "event": row.event,
-            "outcome": outcome,
-            "outcome_label": OUTCOME_LABELS.get(outcome, outcome),
-            "at": moment_text(row.at),
-            "recorded_at": moment_text(row.recorded_at),
-            "actor": row.actor,
-        },
+        "indicator": row.indicator,
+        "step": step,
+        "step_label": STEP_LABELS.get(step, ""),
+        "event": row.event,
+        "outcome": outcome,
+        "outcome_label": OUTCOME_LABELS.get(outcome, outcome),
+        "at": moment_text(row.at),
+        "recorded_at": moment_text(row.recorded_at),
+        "actor": row.actor,
     }
+    key = f"correction:{row.id}"
+    return outbox_row(
+        key, "correction", row.vacancy, row.directorate, payload, now, transition_id=row.id
+    )

@@ -17,14 +17,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from models import QuarterReopening, QuarterSnapshot, Tally
-from procedures.alerts import insert_causes
+from procedures.alerts import insert_causes, outbox_row
 from procedures.calendar import quarter_end, quarter_start, shift_quarter
-from procedures.engine import current_policy_version, load_policy
 from procedures.errors import InvalidInput, RuleViolation
 from procedures.events import sha256_json
 from procedures.policy import Policy
 from procedures.report import CLOSED, PROVISIONAL
 from procedures.report_builder import Sources, draft, report_quarter
+from procedures.rows import OutboxRow
 from procedures.snapshots import (
     Snapshot,
     current_snapshots,
@@ -33,6 +33,7 @@ from procedures.snapshots import (
     reopenings,
     snapshot_versions,
 )
+from procedures.store import current_policy_version, load_policy
 from procedures.tallies import roll_up
 
 MAX_REASON = 2000
@@ -107,27 +108,19 @@ def _insert_once(session: Session, model: Any, row: dict[str, Any], key: list[st
     return bool(session.execute(statement).rowcount)  # type: ignore[attr-defined]
 
 
-def _closed_cause(snapshot: Snapshot, now: datetime) -> dict[str, Any]:
+def _closed_cause(snapshot: Snapshot, now: datetime) -> OutboxRow:
     content = snapshot.content
-    return {
-        "cause": f"quarter_closed:{snapshot.quarter}:{snapshot.version}",
-        "kind": "quarter_closed",
-        "immediate": True,
-        "vacancy": None,
-        "directorate": None,
-        "transition_id": None,
-        "created_at": now,
-        "status": "pending",
-        "payload": {
-            "quarter": snapshot.quarter,
-            "version": snapshot.version,
-            "closed_at": content["closed_at"],
-            "closed_by": content["closed_by"],
-            "sha256": snapshot.row.sha256,
-            "rows": len(content["internal"]["report"]["rows"]),
-            "corrections": len(content["internal"]["report"]["corrections"]),
-        },
+    payload = {
+        "quarter": snapshot.quarter,
+        "version": snapshot.version,
+        "closed_at": content["closed_at"],
+        "closed_by": content["closed_by"],
+        "sha256": snapshot.row.sha256,
+        "rows": len(content["internal"]["report"]["rows"]),
+        "corrections": len(content["internal"]["report"]["corrections"]),
     }
+    key = f"quarter_closed:{snapshot.quarter}:{snapshot.version}"
+    return outbox_row(key, "quarter_closed", None, None, payload, now)
 
 
 def reopen_quarter(

@@ -9,9 +9,10 @@ from sqlmodel import Session, col, select
 
 from models import Directorate, Outbox, Procedure, Transition
 from procedures.chart import STATE_LABELS, STEPS, allowed_events
-from procedures.engine import load_policy, view_of
 from procedures.errors import UnknownVacancy
+from procedures.planner import view_of
 from procedures.policy import AMSTERDAM
+from procedures.store import load_policy
 
 
 def procedure_detail(session: Session, vacancy: str) -> dict[str, Any]:

@@ -23,7 +23,6 @@ from sqlmodel import Session
 from procedures.calendar import parse_quarter, recent_quarters
 from procedures.corrections import corrections_for
 from procedures.disclosure import publish, suppress_exit_reasons
-from procedures.engine import current_policy_version, load_policy
 from procedures.errors import InvalidInput
 from procedures.report import (
     CLOSED,
@@ -38,6 +37,7 @@ from procedures.report import (
 )
 from procedures.report_book import ReportBook
 from procedures.snapshots import Snapshot, current_snapshots, snapshot_of, snapshot_versions
+from procedures.store import current_policy_version, load_policy
 
 REPORT_FORMATS = ("json", "csv", "xlsx", "html")
 FIRST_YEAR, LAST_YEAR = 1900, 2999  # a year 0 or 9999 quarter would have no calendar end

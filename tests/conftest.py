@@ -18,11 +18,10 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 import pytest  # noqa: E402
 from sqlalchemy import Engine  # noqa: E402
 from sqlmodel import Session  # noqa: E402
+from support import Sender, through_engine  # noqa: E402
 
 from models import get_settings  # noqa: E402
 from models.database import dispose_engine, get_engine  # noqa: E402
-from procedures.engine import Applied, apply_event  # noqa: E402
-from procedures.events import parse_event  # noqa: E402
 from procedures.setup import initialise  # noqa: E402
 
 # The PostgreSQL server the tests create their databases on (trust auth, as in CI).
@@ -138,35 +137,10 @@ def _initialise(url: str) -> Engine:
     return engine
 
 
-class Sender:
-    """Sends events through the engine, one committed transaction each, like the CLI."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.count = 0
-
-    def __call__(
-        self, vacancy: str, event: str, at: str, data: dict[str, Any] | None = None, **extra: Any
-    ) -> Applied:
-        self.count += 1
-        raw = {
-            "id": extra.pop("id", f"t-{self.count}"),
-            "vacancy": vacancy,
-            "event": event,
-            "at": at,
-            "actor": extra.pop("actor", "recruiter-1"),
-            "data": data or {},
-            **extra,
-        }
-        with Session(self.engine) as session:
-            result = apply_event(session, parse_event(raw), origin="test")
-            session.commit()
-        return result
-
-
 @pytest.fixture
 def send(engine: Engine) -> Sender:
-    return Sender(engine)
+    """Sends events through the engine, one committed transaction each, like the CLI."""
+    return Sender(through_engine(engine))
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,8 @@ def test_benchmark_command_measures_each_figure_beside_its_limit(tmp_path: Path)
         "40",
         "--bulk",
         "300",
+        "--memory",
+        "300",
         "--rollup-sizes",
         "2000",
         "--incremental",
@@ -36,10 +38,15 @@ def test_benchmark_command_measures_each_figure_beside_its_limit(tmp_path: Path)
     assert "gemeten naast de limiet" in done.stdout
     rows = json.loads(out.read_text())
     measures = [row["measure"] for row in rows]
-    assert any(m.startswith("interactief") for m in measures)
-    assert any(m.startswith("bulk import") for m in measures)
+    # The engine beside the driver, beside itself deciding with send(), and the naive peer.
+    interactive = [m for m in measures if m.startswith("interactief")]
+    assert len(interactive) == 3 and any("sqlite3" in m for m in interactive), interactive
+    assert any("send()" in m for m in interactive) and any("SQLModel" in m for m in interactive)
+    assert any(m.startswith("bulk import") and "executemany" in m for m in measures)
     assert sum(m.startswith("roll-up") for m in measures) == 2
-    timed = [row for row in rows if not row["measure"].startswith("web: kwijt of dubbel")]
+    memory = [row for row in rows if row["unit"] == "MB"]
+    assert len(memory) == 2 and all(row["figure"] > 0 for row in memory), memory
+    timed = [r for r in rows if r["unit"] != "MB" and not r["measure"].startswith("web: kwijt")]
     assert sum(m.startswith("web, 4 clients") for m in measures) == 3  # p50, p99, throughput
     for row in timed:
         assert row["figure"] > 0 and row["limit"] > 0, row

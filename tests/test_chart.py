@@ -1,28 +1,31 @@
 """The state chart against DOMAIN.md: which event is allowed in which state, and every rule.
 
-The expected table below is written from DOMAIN.md, not derived from the chart.
+The expected table below is written from DOMAIN.md, not derived from the chart. The rules
+are decided by the planner against an in-memory store (``FakeStore``): they need no database,
+and the engine's own tests (``test_engine.py``, ``test_engine_batch.py``) cover the writing.
 """
 
+import importlib.metadata
 import itertools
 from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from sqlmodel import Session, select
 from statemachine.exceptions import TransitionNotAllowed
-from support import CHECKLIST, EVENTS
+from support import CHECKLIST, EVENTS, FakeStore, Sender
 
-from models import Outbox, Procedure, Transition
-from procedures.chart import EVENTS as chart_events
 from procedures.chart import (
+    CHECKED_WITH_STATEMACHINE,
     TRANSITIONS,
     Decision,
     NoTransition,
     ProcedureView,
     VacancyChart,
+    _table,
     decide,
 )
+from procedures.chart import EVENTS as chart_events
 from procedures.chart import send as chart_send
 from procedures.errors import (
     EventNotAllowed,
@@ -34,6 +37,7 @@ from procedures.errors import (
 from procedures.events import DATA_SCHEMAS, parse_data, parse_event
 from procedures.evidence import text_evidence
 from procedures.policy import default_policy
+from procedures.rows import OutboxRow
 
 OPEN = {"directorate": "SOC-OJZ", "scale": 12, "title": "Teamleider", "kind": "external"}
 VALID_DATA: dict[str, dict[str, Any]] = {
@@ -131,6 +135,17 @@ PATH_DATA = VALID_DATA | {"deviate_text": {}}
 CASES = [(state, event) for state in STATES for event in EVENTS]
 
 
+@pytest.fixture
+def store() -> FakeStore:
+    return FakeStore()
+
+
+@pytest.fixture
+def send(store: FakeStore) -> Sender:
+    """Events decided by the planner against the in-memory store, one at a time."""
+    return Sender(store.apply)
+
+
 def _view_in(state: str) -> ProcedureView:
     view = ProcedureView(policy=default_policy())
     for event in PATHS[state]:
@@ -167,7 +182,7 @@ def test_the_expected_table_covers_fifteen_events_and_every_state_of_the_chart()
     assert set(STATES) == set(STATE_LABELS)
 
 
-# -- the same table through the engine, with the refusal messages ------------------------
+# -- the same table through the planner, with the refusal messages -----------------------
 
 
 def _at(minute: int) -> str:
@@ -180,13 +195,13 @@ def _drive(send: Any, vacancy: str, state: str) -> None:
 
 
 def test_the_engine_applies_allowed_events_and_refuses_the_others_in_dutch_naming_the_state(
-    send: Any, engine: Any
+    send: Any, store: FakeStore
 ) -> None:
     for state in STATES[1:]:
-        _check_state_through_engine(send, engine, state)
+        _check_state_through_engine(send, store, state)
 
 
-def _check_state_through_engine(send: Any, engine: Any, state: str) -> None:
+def _check_state_through_engine(send: Any, store: FakeStore, state: str) -> None:
     allowed = EXPECTED[state]
     refused_vacancy = f"R-{state}"
     _drive(send, refused_vacancy, state)
@@ -211,8 +226,7 @@ def _check_state_through_engine(send: Any, engine: Any, state: str) -> None:
             now_allowed = message.split("Nu toegestaan:")[1]
             for name in allowed:
                 assert name in now_allowed, (state, event, message)
-    with Session(engine) as session:
-        assert session.get(Procedure, refused_vacancy).state == state  # type: ignore[union-attr]
+    assert store.procedures[refused_vacancy].state == state
     for number, (event, target) in enumerate(allowed.items()):
         vacancy = f"A-{state}-{number}"
         _drive(send, vacancy, state)
@@ -244,24 +258,23 @@ def _to_shortlist(send: Any, vacancy: str = "V1") -> None:
     send(vacancy, "complete_biws", _at(2), {"checklist": CHECKLIST})
 
 
-def _outbox(engine: Any, kind: str) -> list[Outbox]:
-    with Session(engine) as session:
-        return list(session.exec(select(Outbox).where(Outbox.kind == kind)))
+def _outbox(store: FakeStore, kind: str) -> list[OutboxRow]:
+    return [row for row in store.outbox if row.kind == kind]
 
 
 def test_a_shortlist_with_at_least_half_diverse_meets_the_rooney_rule_in_round_one(
-    send: Any, engine: Any
+    send: Any, store: FakeStore
 ) -> None:
     for number, (invited, diverse) in enumerate([(4, 2), (2, 1), (6, 3), (5, 3), (1, 1)]):
         vacancy = f"V-MET-{number}"
         _to_shortlist(send, vacancy)
         result = send(vacancy, "submit_shortlist", _at(3), {"invited": invited, "diverse": diverse})
         assert (result.state, result.outcome, result.round) == ("selection", "met", 1)
-    assert _outbox(engine, "rooney_round_failed") == []
+    assert _outbox(store, "rooney_round_failed") == []
 
 
 def test_a_shortlist_below_half_starts_a_second_round_with_an_informational_alert(
-    send: Any, engine: Any
+    send: Any, store: FakeStore
 ) -> None:
     cases = [(4, 1), (5, 2), (3, 0), (7, 3)]
     for number, (invited, diverse) in enumerate(cases):
@@ -269,34 +282,31 @@ def test_a_shortlist_below_half_starts_a_second_round_with_an_informational_aler
         _to_shortlist(send, vacancy)
         result = send(vacancy, "submit_shortlist", _at(3), {"invited": invited, "diverse": diverse})
         assert (result.state, result.outcome, result.round) == ("shortlist", None, 2)
-        with Session(engine) as session:
-            procedure = session.get(Procedure, vacancy)
-            assert procedure is not None
-            assert (procedure.round, procedure.outcome_rooney) == (2, None)
-    alerts = _outbox(engine, "rooney_round_failed")
+        procedure = store.procedures[vacancy]
+        assert (procedure.round, procedure.outcome_rooney) == (2, None)
+    alerts = _outbox(store, "rooney_round_failed")
     assert len(alerts) == len(cases) and not any(a.immediate for a in alerts)
-    assert _outbox(engine, "not_met") == _outbox(engine, "rooney_released") == []
+    assert _outbox(store, "not_met") == _outbox(store, "rooney_released") == []
 
 
-def test_the_rooney_rule_met_in_round_two_is_met(send: Any, engine: Any) -> None:
+def test_the_rooney_rule_met_in_round_two_is_met(send: Any, store: FakeStore) -> None:
     _to_shortlist(send)
     send("V1", "submit_shortlist", _at(3), {"invited": 4, "diverse": 1})
     result = send("V1", "submit_shortlist", _at(4), {"invited": 4, "diverse": 2})
     assert (result.state, result.outcome, result.round) == ("selection", "met", 2)
-    assert _outbox(engine, "rooney_released") == []
+    assert _outbox(store, "rooney_released") == []
 
 
 def test_the_rooney_rule_is_released_after_two_failed_rounds_with_an_immediate_alert(
-    send: Any, engine: Any
+    send: Any, store: FakeStore
 ) -> None:
     _to_shortlist(send)
     send("V1", "submit_shortlist", _at(3), {"invited": 4, "diverse": 1})
     result = send("V1", "submit_shortlist", _at(4), {"invited": 6, "diverse": 0})
     assert (result.state, result.outcome, result.round) == ("selection", "released", 2)
-    released = _outbox(engine, "rooney_released")
+    released = _outbox(store, "rooney_released")
     assert len(released) == 1 and released[0].immediate is True
-    with Session(engine) as session:
-        assert session.get(Procedure, "V1").outcome_rooney == "released"  # type: ignore[union-attr]
+    assert store.procedures["V1"].outcome_rooney == "released"
 
 
 def test_impossible_shortlist_counts_are_refused(send: Any) -> None:
@@ -348,14 +358,14 @@ def _run(send: Any, vacancy: str, events: list[str]) -> None:
     [("Spoedprocedure", "explained"), (None, "not_met"), ("   \n\t ", "not_met"), ("", "not_met")],
 )
 def test_a_deviation_is_explained_only_with_a_non_blank_explanation(
-    send: Any, engine: Any, explanation: str | None, outcome: str
+    send: Any, store: FakeStore, explanation: str | None, outcome: str
 ) -> None:
     data = {} if explanation is None else {"explanation": explanation}
     for event, path in DEVIATIONS:
         _run(send, event, path)
         assert send(event, event, _at(20), data).outcome == outcome
     expected_alerts = len(DEVIATIONS) if outcome == "not_met" else 0
-    assert len(_outbox(engine, "not_met")) == expected_alerts
+    assert len(_outbox(store, "not_met")) == expected_alerts
 
 
 APPROVALS_FLAGGED = (
@@ -393,23 +403,21 @@ def test_approving_a_text_ends_explained_exactly_when_flagged_phrases_are_explai
 
 
 def test_a_late_explanation_turns_not_met_into_explained_and_keeps_the_state(
-    send: Any, engine: Any
+    send: Any, store: FakeStore
 ) -> None:
     _run(send, "V1", ["open"])
     send("V1", "deviate_text", _at(1))
     send("V1", "complete_biws", _at(2), VALID_DATA["complete_biws"])
     result = send("V1", "explain", _at(3), {"step": "text", "explanation": " Spoed "})
     assert (result.state, result.outcome) == ("shortlist", "explained")
-    with Session(engine) as session:
-        procedure = session.get(Procedure, "V1")
-        assert procedure is not None
-        assert (procedure.state, procedure.outcome_text) == ("shortlist", "explained")
-        last = session.exec(select(Transition).where(Transition.seq == 4)).one()
-        assert (last.source, last.target, last.data["explanation"]) == (
-            "shortlist",
-            "shortlist",
-            "Spoed",
-        )
+    procedure = store.procedures["V1"]
+    assert (procedure.state, procedure.outcome_text) == ("shortlist", "explained")
+    [last] = [row for row in store.transitions if row.seq == 4]
+    assert (last.source, last.target, last.data["explanation"]) == (
+        "shortlist",
+        "shortlist",
+        "Spoed",
+    )
 
 
 def test_a_late_explanation_is_accepted_in_a_final_state(send: Any) -> None:
@@ -466,7 +474,9 @@ def test_explaining_twice_is_refused_the_second_time(send: Any) -> None:
         send("V1", "explain", _at(6), {"step": "text", "explanation": "Tweede"})
 
 
-def test_explain_needs_a_known_step_and_a_non_blank_explanation(send: Any, engine: Any) -> None:
+def test_explain_needs_a_known_step_and_a_non_blank_explanation(
+    send: Any, store: FakeStore
+) -> None:
     _run(send, "V1", ["open", "deviate_text"])
     for data in (
         {"step": "text", "explanation": ""},
@@ -476,8 +486,7 @@ def test_explain_needs_a_known_step_and_a_non_blank_explanation(send: Any, engin
     ):
         with pytest.raises(InvalidInput):
             send("V1", "explain", _at(5), data)
-    with Session(engine) as session:
-        assert session.get(Procedure, "V1").outcome_text == "not_met"  # type: ignore[union-attr]
+    assert store.procedures["V1"].outcome_text == "not_met"
 
 
 # -- BIWS checklist, codes, scale, directorate, cancel --------------------------------
@@ -536,12 +545,11 @@ def test_a_declined_exit_interview_without_reasons_is_met(send: Any) -> None:
     assert (result.state, result.outcome) == ("closed", "met")
 
 
-def test_a_scale_below_twelve_is_refused(send: Any, engine: Any) -> None:
+def test_a_scale_below_twelve_is_refused(send: Any, store: FakeStore) -> None:
     for scale in (11, 1, 0):
         with pytest.raises(RuleViolation, match="schaal 12"):
             send("V1", "open", _at(0), OPEN | {"scale": scale})
-    with Session(engine) as session:
-        assert session.get(Procedure, "V1") is None
+    assert "V1" not in store.procedures
 
 
 def test_scale_twelve_and_up_opens_a_procedure_in_text(send: Any) -> None:
@@ -549,11 +557,10 @@ def test_scale_twelve_and_up_opens_a_procedure_in_text(send: Any) -> None:
         assert send(f"V{scale}", "open", _at(0), OPEN | {"scale": scale}).state == "text"
 
 
-def test_an_unknown_directorate_is_refused(send: Any, engine: Any) -> None:
+def test_an_unknown_directorate_is_refused(send: Any, store: FakeStore) -> None:
     with pytest.raises(RuleViolation, match="Onbekende directie 'XX-NOPE'"):
         send("V1", "open", _at(0), OPEN | {"directorate": "XX-NOPE"})
-    with Session(engine) as session:
-        assert session.get(Procedure, "V1") is None
+    assert "V1" not in store.procedures
 
 
 def test_cancel_is_allowed_before_onboarding(send: Any) -> None:
@@ -569,15 +576,12 @@ def test_cancel_is_refused_from_onboarding_on(send: Any) -> None:
             send(state, "cancel", _at(20))
 
 
-def test_a_procedure_keeps_the_policy_it_was_opened_under(send: Any, engine: Any) -> None:
+def test_a_procedure_keeps_the_policy_it_was_opened_under(send: Any, store: FakeStore) -> None:
     from procedures.policy import Policy
-    from procedures.setup import add_policy
 
     _to_shortlist(send, "OLD")
     stricter = default_policy().to_json() | {"version": 2, "min_scale": 13, "rooney_share": "2/3"}
-    with Session(engine) as session:
-        add_policy(session, Policy.model_validate(stricter))
-        session.commit()
+    store.policies[2] = Policy.model_validate(stricter)
     with pytest.raises(RuleViolation, match="schaal 13"):
         send("NEW", "open", _at(0), OPEN)
     send("NEW", "open", _at(0), OPEN | {"scale": 13})
@@ -587,8 +591,7 @@ def test_a_procedure_keeps_the_policy_it_was_opened_under(send: Any, engine: Any
     new = send("NEW", "submit_shortlist", _at(5), {"invited": 4, "diverse": 2})
     assert (old.outcome, old.state) == ("met", "selection")
     assert (new.outcome, new.state, new.round) == (None, "shortlist", 2)
-    with Session(engine) as session:
-        versions = {p.vacancy: p.policy_version for p in session.exec(select(Procedure))}
+    versions = {p.vacancy: p.policy_version for p in store.procedures.values()}
     assert versions == {"OLD": 1, "NEW": 2}
 
 
@@ -809,3 +812,31 @@ def test_decide_gives_the_same_answer_as_the_state_machine_for_every_case() -> N
         (None, None, True),
         ("rooney", "released", False),
     }
+
+
+def test_decide_was_checked_against_the_installed_python_statemachine_release() -> None:
+    """decide() copies the machine's semantics (which callbacks run, in which order), and a
+    new release may change them where the oracle's cases do not look. Upgrading means: read
+    its changelog, run the oracle test above, then set ``CHECKED_WITH_STATEMACHINE``."""
+    installed = importlib.metadata.version("python-statemachine")
+    assert installed == CHECKED_WITH_STATEMACHINE, (
+        f"python-statemachine {installed} is installed; decide() was checked against "
+        f"{CHECKED_WITH_STATEMACHINE}. Check the table again, then update the constant."
+    )
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [
+        ("allow_event_without_transition", True),
+        ("enable_self_transition_entries", True),
+        ("atomic_configuration_update", False),
+        ("catch_errors_as_events", True),
+    ],
+)
+def test_the_table_is_not_derived_from_a_chart_whose_flags_decide_does_not_follow(
+    flag: str, value: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(VacancyChart, flag, value)
+    with pytest.raises(NotImplementedError, match=flag):
+        _table()

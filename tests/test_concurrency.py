@@ -24,10 +24,11 @@ from sqlmodel import Session, select
 from models import Directorate, PolicyVersion, Procedure, Transition
 from models.database import get_engine
 from procedures.audit import verify_log
-from procedures.engine import apply_event, current_policy_version, load_policy
+from procedures.engine import apply_event
 from procedures.errors import ConflictError, EventNotAllowed
 from procedures.events import parse_event
 from procedures.policy import default_policy
+from procedures.store import current_policy_version, load_policy
 
 IDFLOW = str(Path(sys.executable).with_name("idflow"))
 OPEN = {"directorate": "SOC-OJZ", "scale": 13, "title": "Teamleider", "kind": "internal"}

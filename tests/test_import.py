@@ -341,3 +341,51 @@ def test_idflow_import_on_a_database_without_tables_says_to_run_init(tmp_path: P
     assert result.returncode == 4, result.stderr
     assert "nog niet ingericht" in result.stderr and "idflow init" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# -- reading the file as a stream ----------------------------------------------------------
+
+
+def test_a_large_file_is_read_a_chunk_at_a_time_not_held_in_memory_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tracemalloc
+
+    from workflows import importer
+
+    monkeypatch.setattr(importer, "CHUNK", 64 * 1024, raising=False)
+    lines = [_event(n, f"V{n}", "open", "2025-01-06T09:30:00+01:00", OPEN) for n in range(20_000)]
+    path = _write_jsonl(tmp_path / "large.jsonl", lines)
+    assert path.stat().st_size > 3_000_000
+    tracemalloc.start()
+    try:
+        read = sum(1 for _ in read_lines(str(path)))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert read == len(lines)
+    assert peak < 1_000_000, (
+        f"{peak:,} bytes held while reading a {path.stat().st_size:,} byte file"
+    )
+
+
+def test_characters_cut_by_a_chunk_boundary_are_read_whole_and_a_late_bad_byte_says_where(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from procedures.errors import InvalidInput
+    from workflows import importer
+
+    accented = [GOOD[0] | {"actor": "coördinator-één"}, *GOOD[1:]] * 3
+    lines = [line | {"id": f"i-{n}"} for n, line in enumerate(accented)]
+    good = _write_jsonl(tmp_path / "good.jsonl", lines)
+    whole = list(read_lines(str(good)))
+    for chunk in (1, 2, 3, 7, 64):
+        monkeypatch.setattr(importer, "CHUNK", chunk, raising=False)
+        assert list(read_lines(str(good))) == whole, chunk
+    content = good.read_bytes()
+    bad = content + '{"café": 1}\n'.encode("latin-1")
+    (tmp_path / "bad.jsonl").write_bytes(bad)
+    expected = f"regel {len(lines) + 1}, byte {len(content) + 6}"  # {"caf, then the é
+    with pytest.raises(InvalidInput, match=expected):
+        _import(engine, tmp_path / "bad.jsonl")
+    assert _counts(engine)["transition"] == 0

@@ -11,7 +11,6 @@ from models import session_scope
 from procedures.calendar import last_finished_quarter, quarter_of, recent_quarters
 from procedures.chart import EVENT_LABELS, STATE_LABELS, STEP_LABELS, STEPS
 from procedures.corrections import differences
-from procedures.engine import current_policy_version, load_policy
 from procedures.events import DATA_SCHEMAS
 from procedures.quarters import quarter_overview
 from procedures.queries import alert_rows, find_procedures
@@ -27,6 +26,7 @@ from procedures.report import (
 )
 from procedures.report import OUTCOME_LABELS as REPORT_OUTCOME_LABELS
 from procedures.report_builder import Sources, quarters_figures
+from procedures.store import current_policy_version, load_policy
 from procedures.tallies import roll_up
 from procedures.textcheck import CATEGORY_LABELS, check_text
 from web.chart_view import chart_steps

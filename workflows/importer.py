@@ -5,15 +5,18 @@ event as one by one, written together); each batch is one commit. Re-running a f
 nothing twice: ids already applied are duplicates.
 """
 
+import codecs
 import csv
 import io
 import json
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
@@ -27,6 +30,7 @@ from procedures.events import parse_event
 
 CSV_COLUMNS = ["id", "vacancy", "event", "at", "actor", "data"]
 Line = tuple[int, Any]  # (line number, raw event dict or an InvalidInput for that line)
+CHUNK = 1 << 20  # bytes read at a time
 
 
 @dataclass
@@ -41,16 +45,49 @@ class ImportSummary:
 
 
 def read_lines(path: str, fmt: str | None = None) -> Iterator[Line]:
-    """Raw events with their line numbers; ``-`` reads standard input."""
+    """Raw events with their line numbers; ``-`` reads standard input.
+
+    The file is read a chunk at a time, so memory stays flat in its size: a first pass
+    checks that it is UTF-8 (a file that is not is refused before any event is applied),
+    a second one reads the events. Standard input, which can be read only once, is kept in
+    a temporary file for the two passes.
+    """
     if path != "-" and not Path(path).is_file():
         raise InvalidInput(f"Bestand '{path}' bestaat niet of is geen bestand.")
     fmt = fmt or ("csv" if path.lower().endswith(".csv") else "jsonl")
     if fmt not in ("csv", "jsonl"):
         raise InvalidInput(f"Onbekend formaat '{fmt}'; kies jsonl of csv.")
-    raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
-    # Decoded whole before the first event: a file that is not UTF-8 is refused untouched.
-    stream = io.StringIO(decode_utf8(raw), newline="")
-    yield from (_csv_lines(stream) if fmt == "csv" else _jsonl_lines(stream))
+    with _seekable(path) as handle:
+        _check_utf8(handle)
+        handle.seek(0)
+        stream = io.TextIOWrapper(handle, encoding="utf-8-sig", newline="")
+        yield from (_csv_lines(stream) if fmt == "csv" else _jsonl_lines(stream))
+
+
+def _seekable(path: str) -> BinaryIO:
+    if path != "-":
+        return open(path, "rb")
+    copy = tempfile.TemporaryFile()  # noqa: SIM115 (the caller's with-block closes it)
+    shutil.copyfileobj(sys.stdin.buffer, copy, CHUNK)
+    return copy
+
+
+def _check_utf8(handle: BinaryIO) -> None:
+    """Read the whole file once, a chunk at a time; ``InvalidInput`` where it is not UTF-8."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    read = lines = 0  # bytes and line ends before the chunk
+    while True:
+        chunk = handle.read(CHUNK)
+        pending = len(decoder.getstate()[0])  # the start of a character cut off by the chunk
+        try:
+            decoder.decode(chunk, final=not chunk)
+        except UnicodeDecodeError as error:
+            before = error.object[: error.start]
+            line, byte = lines + before.count(b"\n") + 1, read - pending + error.start + 1
+            raise _not_utf8(line, byte) from None
+        if not chunk:
+            return
+        read, lines = read + len(chunk), lines + chunk.count(b"\n")
 
 
 def decode_utf8(raw: bytes) -> str:
@@ -58,11 +95,14 @@ def decode_utf8(raw: bytes) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        raise InvalidInput(
-            f"Het bestand is geen UTF-8-tekst (regel {line}, byte {error.start + 1}); "
-            "sla het op als UTF-8 en probeer het opnieuw. Er is niets verwerkt."
-        ) from None
+        raise _not_utf8(raw[: error.start].count(b"\n") + 1, error.start + 1) from None
+
+
+def _not_utf8(line: int, byte: int) -> InvalidInput:
+    return InvalidInput(
+        f"Het bestand is geen UTF-8-tekst (regel {line}, byte {byte}); "
+        "sla het op als UTF-8 en probeer het opnieuw. Er is niets verwerkt."
+    )
 
 
 def _jsonl_lines(stream: Iterable[str]) -> Iterator[Line]:
