@@ -18,21 +18,23 @@ from typer._click import (
 from idflow import output
 from idflow.alerts_cli import alerts_app
 from idflow.demo import run_demo
-from idflow.quarters_cli import policy_app, quarter_app
+from idflow.quarters_cli import policy_app, quarter_app, year_app
 from idflow.textcheck_cli import text_check
 from idflow.users_cli import users_app
 from models import get_engine, session_scope
 from notifications.signal import install as signal_alerts
 from procedures.audit import verify_log
+from procedures.calendar import last_finished_quarter
 from procedures.chart import diagram as chart_diagram
 from procedures.engine import apply_event
 from procedures.errors import IdflowError, InvalidInput
 from procedures.events import parse_event
 from procedures.organisation import load_organisation, parse_org_csv
 from procedures.queries import list_procedures, procedure_detail
-from procedures.report_builder import check_format, report_quarter
+from procedures.report_builder import check_format, check_published, report_quarter
+from procedures.report_year import check_year_format, check_year_published
 from procedures.setup import initialise
-from procedures.snapshots import verify_snapshots
+from procedures.snapshots import verify_snapshots, verify_year_reports
 from web.serve import serve
 
 app = typer.Typer(help="idflow: I&D-vacatureprocedures vanaf schaal 12.", no_args_is_help=True)
@@ -45,6 +47,7 @@ app.command("text-check")(text_check)
 app.command("demo")(run_demo)
 app.add_typer(users_app, name="users")
 app.add_typer(quarter_app, name="quarter")
+app.add_typer(year_app, name="year")
 app.add_typer(policy_app, name="policy")
 app.command("serve")(serve)
 out = Console()
@@ -200,16 +203,20 @@ def import_(
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Check the transition log's hash chain and the closed quarters' snapshots; non-zero
-    exit when either is broken."""
+    """Check the transition log's hash chain, the closed quarters' snapshots and the yearly
+    reports; non-zero exit when any is broken."""
     with session_scope(get_engine()) as session:
         checked, breaks = verify_log(session)
         snapshots, snapshot_breaks = verify_snapshots(session)
+        years, year_breaks = verify_year_reports(session)
     for item in breaks:
         err.print(f"[red]✗[/] {item.vacancy} #{item.seq}: {item.reason}", markup=False)
+    snapshot_breaks += year_breaks
     for bad in snapshot_breaks:
-        err.print(f"✗ kwartaal {bad.quarter} versie {bad.version}: {bad.reason}", markup=False)
+        err.print(f"✗ {bad}", markup=False)
     versions = f"{snapshots} {'versie' if snapshots == 1 else 'versies'} van vastgestelde kwartalen"
+    if years:
+        versions += f" en {years} {'jaarrapportage' if years == 1 else 'jaarrapportages'}"
     if breaks or snapshot_breaks:
         err.print(
             f"Logboek GEBROKEN: {len(breaks)} fouten in {checked} regels, "
@@ -257,6 +264,7 @@ def rollup(
 @app.command()
 def report(
     quarter: str | None = typer.Option(None, help="Kwartaal, bijv. 2025Q1 (standaard: vorige)"),
+    year: int | None = typer.Option(None, help="De jaarrapportage van dit jaar, bijv. 2025"),
     fmt: str = typer.Option("json", "--format", help="json, csv, xlsx of html"),
     no_suppress: bool = typer.Option(
         False, "--no-suppress", help="Ongemaskeerde aantallen (alleen voor bevoegd intern gebruik)"
@@ -271,17 +279,31 @@ def report(
         None, "--output", help="Bestand (standaard: stdout voor json/csv, reports/KWARTAAL.ext)"
     ),
 ) -> None:
-    """Run the quarterly report flow (rolling up first); json/csv alone go to stdout."""
+    """Run the report flow (rolling up first): a quarter's kwartaalrapportage, or with --year
+    the yearly report; json/csv alone go to stdout. Only closed quarters and published years
+    are published; --no-suppress gives the internal figures (intern, niet publiceren)."""
     from workflows.report import TEXT_FORMATS, report_flow
 
+    if year is not None and (quarter or restated or version):
+        raise InvalidInput("--year gaat niet samen met --quarter, --restated of --version.")
     if quarter is not None:
         report_quarter(quarter)  # refuse a malformed quarter before Prefect starts a flow run
-    check_format(fmt)
+    if year is None:
+        check_format(fmt)
+    else:
+        check_year_format(fmt)
+    if not no_suppress and version is None:  # nothing to publish: say so before the flow run
+        with session_scope(get_engine()) as session:
+            if year is not None:
+                check_year_published(session, year)
+            else:
+                shown = report_quarter(quarter or last_finished_quarter(datetime.now(UTC)))
+                check_published(session, shown, restated)
     result = report_flow(
         quarter=quarter, fmt=fmt, suppress=not no_suppress, output=output_path,
-        restated=restated, version=version,
+        restated=restated, version=version, year=year,
     )  # fmt: skip
-    if fmt in TEXT_FORMATS and not output_path:
+    if (fmt in TEXT_FORMATS or year is not None) and not output_path:
         sys.stdout.write(result)
     else:
         err.print(f"Rapport geschreven naar {output_path or result}.")

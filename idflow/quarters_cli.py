@@ -1,4 +1,5 @@
-"""``idflow quarter`` (close, reopen, list) and ``idflow policy`` (show, add)."""
+"""``idflow quarter`` (close, reopen, list), ``idflow year publish`` and ``idflow policy``
+(show, add)."""
 
 import getpass
 import json
@@ -10,6 +11,7 @@ from idflow import output
 from models import get_engine, session_scope
 from procedures.errors import InvalidInput
 from procedures.quarters import close_quarter, quarter_overview, reopen_quarter
+from procedures.report_year import publish_year
 from procedures.setup import add_policy, parse_policy, policy_json
 from procedures.snapshots import moment_text
 
@@ -18,6 +20,10 @@ quarter_app = typer.Typer(
     no_args_is_help=True,
 )
 policy_app = typer.Typer(help="Beleidsversies bekijken en toevoegen.", no_args_is_help=True)
+year_app = typer.Typer(
+    help="Jaarrapportages: gepubliceerd als de vier kwartalen vastgesteld zijn.",
+    no_args_is_help=True,
+)
 out = Console(soft_wrap=True)  # a hash or a reason is never cut or broken
 ACTOR_HELP = "Wie (standaard: huidige gebruiker)"
 
@@ -83,6 +89,25 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Als JSON")) -> Non
                     f"\theropend {_short(v['reopened_at'])} door {v['reopened_by']}: {v['reason']}"
                 )
             out.print(line, markup=False, highlight=False)
+
+
+@year_app.command("publish")
+def year_publish(
+    year: int = typer.Argument(..., help="Jaar, bijv. 2025"),
+    actor: str | None = typer.Option(None, help=ACTOR_HELP),
+) -> None:
+    """Publish the yearly report of a year whose four quarters are closed (once)."""
+    with session_scope(get_engine()) as session:
+        done = publish_year(session, year, actor or getpass.getuser())
+    row = done.row
+    if not done.created:
+        out.print(
+            f"De jaarrapportage {row.year} was al gepubliceerd ({moment_text(row.published_at)} "
+            f"door {row.published_by}); er is niets veranderd.",
+            markup=False,
+        )
+        return
+    out.print(f"Jaarrapportage {row.year} gepubliceerd: SHA-256 {row.sha256}.", markup=False)
 
 
 def _short(moment: str | None) -> str:

@@ -14,6 +14,7 @@ from models.tables import (
     RollupPosition,
     Tally,
     Transition,
+    YearReport,
 )
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "Settings",
     "Tally",
     "Transition",
+    "YearReport",
     "get_settings",
     "get_engine",
     "make_engine",

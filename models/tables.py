@@ -177,6 +177,21 @@ class QuarterReopening(SQLModel, table=True):
     sha256: str = Field(max_length=64)
 
 
+class YearReport(SQLModel, table=True):
+    """A year's published report (jaarrapportage): written once, never changed, like a
+    closed quarter's snapshot; ``sha256`` is over the canonical JSON of ``content``."""
+
+    __tablename__ = "year_report"
+
+    year: int = Field(primary_key=True)
+    published_at: datetime = _utc()
+    published_by: str = Field(max_length=200)
+    # The roll-up position when it was published (its figures are those published by then).
+    position: int
+    content: dict[str, Any] = Field(sa_type=JSON)
+    sha256: str = Field(max_length=64)
+
+
 class User(SQLModel, table=True):
     """A person who signs in to the web app; the password is kept only as an argon2 hash."""
 

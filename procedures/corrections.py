@@ -5,7 +5,9 @@ does not change; the difference between the figures as they stand now (the talli
 snapshot is a correction. Each report lists, per closed quarter x directorate x indicator
 before its own quarter, the part of that difference that no earlier closed report has listed
 yet, so a correction is published once: a closed report freezes the corrections it listed
-(and the snapshot versions they were measured against, ``corrects``).
+(and the snapshot versions they were measured against, ``corrects``), and every later report,
+whatever its quarter, lists only what came since (so the listings against a snapshot add up
+to the figures as they stood at the last of them: what a reader can know).
 
 The roll-up raises a P&O alert for every transition it counts in a closed quarter, in its own
 transaction, under a cause key per transition (``correction:{transition id}``).
@@ -22,7 +24,7 @@ from procedures.alerts import STEP_OF_INDICATOR, insert_causes, outbox_row
 from procedures.chart import STEP_LABELS
 from procedures.report import OUTCOME_LABELS, Cell, directorate_cells, of_quarter
 from procedures.rows import OutboxRow
-from procedures.snapshots import Snapshot, closed_positions, moment_text
+from procedures.snapshots import Snapshot, closed_positions, moment_text, snapshot_versions
 
 Cells = dict[tuple[str, str], Cell]
 
@@ -45,12 +47,11 @@ def corrections_for(
     session: Session, quarter: str, closed: dict[str, Snapshot]
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """The corrections a report of ``quarter`` lists, and the snapshot versions they are
-    against: restated minus snapshot, less what closed reports before ``quarter`` listed."""
+    against: restated minus snapshot, less what any closed report (every stored version,
+    whatever its quarter) listed against that snapshot before."""
     earlier = {q: s for q, s in closed.items() if q < quarter}
     outstanding = differences(session, earlier)
-    for listing_quarter, listing in closed.items():
-        if listing_quarter >= quarter:
-            continue
+    for listing in snapshot_versions(session):
         for row in listing.corrections():
             corrected = earlier.get(row["quarter"])
             if corrected is not None and listing.corrects(row["quarter"]) == corrected.version:

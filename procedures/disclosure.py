@@ -6,19 +6,24 @@ flow conservation in a small network (one arc per published figure)::
 
     S --M.total--> MT --c.total--> C[c] --d.total--> D[d] --d.j--> CJ[c,j] --c.j--> MJ[j] --M.j--> S
 
+Every active directorate is listed, with or without counts, so a listed row says nothing.
 Primary suppression hides every count 0 < n < k (shown ``<k``). Complementary suppression
-hides further figures: a zero also shows as ``<k`` (so a reader only knows a ``<k`` count is
-0..k-1, and a ``<k`` total of a listed row 1..k-1), a larger count shows as ``x`` (never zero and
-never small, so >= k). It hides until every hidden figure lies on a cycle of hidden figures
-along which it can move up or down by one without leaving those bounds: then at least two tables
-agree with everything published, so no hidden figure can be recovered. The check is exact (a
+hides further figures: a zero also shows as ``<k`` (so a reader only knows a ``<k`` figure is
+0..k-1), a larger count shows as ``x`` (never zero and never small, so >= k). It hides until
+every hidden figure lies on a cycle of hidden figures along which it can move up or down by
+one without leaving those bounds: then at least two tables agree with everything published,
+so no hidden figure can be recovered. The check is exact (a
 figure is recoverable from the published ones if and only if no such cycle exists). When tiny
 counts pin each other down whatever else is hidden, the indicator is withheld (every figure
-``-``, zeros included, so a reader knows nothing but that a listed row is not empty).
+``-``, zeros included).
+
+This protects one report on its own; ``procedures.disclosure_joint`` then protects it together
+with everything published before it.
 """
 
 import heapq
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,10 +46,9 @@ class _Network:
     hidden: dict[Cell, str] = field(default_factory=dict)
 
     def bounds(self, cell: Cell) -> tuple[float, float]:
-        """What a reader knows of a hidden figure; only listed rows have totals, so >= 1."""
-        floor = 1 if cell[3] == "total" else 0
+        """What a reader knows of a hidden figure."""
         if self.hidden[cell] == "primary":
-            return floor, self.k - 1
+            return 0, self.k - 1
         return self.k, float("inf")  # complementary figures shown as x are never small
 
     def steps(self, extra: bool) -> dict[Node, list[tuple[Node, Cell, int]]]:
@@ -138,19 +142,22 @@ def _add(
         net.arcs[(*key, j)] = (start, target(j), row[j])
 
 
-def hidden_cells(report: dict[str, Any], k: int) -> dict[Cell, str]:
-    """Every figure to hide (cell -> ``primary`` or ``complementary``)."""
+def hidden_cells(report: dict[str, Any], k: int, keep: Collection[Cell] = ()) -> dict[Cell, str]:
+    """Every figure to hide (cell -> ``primary`` or ``complementary``); ``keep``: figures
+    hidden before that stay hidden."""
     indicators = sorted({row["indicator"] for row in report["municipality_totals"]})
     hidden: dict[Cell, str] = {}
     for indicator in indicators:
-        hidden |= _protect(_network(report, indicator, k))
+        hidden |= _protect(_network(report, indicator, k), set(keep))
     return hidden
 
 
-def _protect(net: _Network) -> dict[Cell, str]:
+def _protect(net: _Network, keep: set[Cell]) -> dict[Cell, str]:
     for cell, (_, _, value) in net.arcs.items():
-        if 0 < value < net.k:
+        if 0 < value < net.k or (cell in keep and value < net.k):
             net.hidden[cell] = "primary"
+        elif cell in keep:
+            net.hidden[cell] = "complementary"
     for cell in sorted(net.hidden, key=lambda c: net.arcs[c][2]):
         if net.cycle(cell, extra=False) is not None:
             continue
@@ -164,13 +171,14 @@ def _protect(net: _Network) -> dict[Cell, str]:
     return net.hidden
 
 
-def publish(report: dict[str, Any], k: int) -> dict[str, Any]:
-    """The publication version of a report: the one suppression step every report takes.
+def publish(report: dict[str, Any], k: int, keep: Collection[Cell] = ()) -> dict[str, Any]:
+    """The publication version of a report on its own: the one suppression step every
+    report takes before the joint one.
 
     The figures (rows and totals) are protected as above; the corrections are protected row
     by row (``suppress_corrections``).
     """
-    published = suppress_report(report, k)
+    published = suppress_report(report, k, keep)
     if "corrections" in report:
         published["corrections"] = suppress_corrections(report["corrections"], k)
     return published
@@ -194,18 +202,9 @@ def suppress_corrections(rows: list[dict[str, Any]], k: int) -> list[dict[str, A
     ]
 
 
-def suppress_exit_reasons(rows: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
-    """Exit reasons fit for publication: a count 0 < n < k shows as ``<k``.
-
-    No totals are published beside them (an interview may give several reasons, so the
-    counts add up to nothing), so primary suppression alone leaves nothing to recover.
-    """
-    return [row | {"count": f"<{k}"} if 0 < row["count"] < k else dict(row) for row in rows]
-
-
-def suppress_report(report: dict[str, Any], k: int) -> dict[str, Any]:
+def suppress_report(report: dict[str, Any], k: int, keep: Collection[Cell] = ()) -> dict[str, Any]:
     """A copy of ``report`` fit for publication: hidden figures become ``<k`` or ``x``."""
-    hidden = hidden_cells(report, k)
+    hidden = hidden_cells(report, k, keep)
 
     def show(level: str, code: str, row: dict[str, Any]) -> dict[str, Any]:
         out = dict(row)
@@ -222,3 +221,18 @@ def suppress_report(report: dict[str, Any], k: int) -> dict[str, Any]:
         "cluster_totals": [show("c", r["cluster"], r) for r in report["cluster_totals"]],
         "municipality_totals": [show("m", MUNICIPALITY, r) for r in report["municipality_totals"]],
     }
+
+
+def hidden_keys(report: dict[str, Any]) -> set[Cell]:
+    """The figures a published report hides, as cells (to keep them hidden next time)."""
+    keys: set[Cell] = set()
+    for level, rows, code in (
+        ("d", report["rows"], "directorate"),
+        ("c", report["cluster_totals"], "cluster"),
+        ("m", report["municipality_totals"], None),
+    ):
+        for row in rows:
+            place = row[code] if code else MUNICIPALITY
+            keys |= {(level, place, row["indicator"], column) for column in COLUMNS
+                     if not isinstance(row[column], int)}  # fmt: skip
+    return keys

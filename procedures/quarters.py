@@ -2,7 +2,8 @@
 quarters"); reopening it is a rare, logged admin action.
 
 ``close_quarter`` rolls up and freezes, in the caller's transaction, one snapshot of the
-report as it stands (``procedures.snapshots`` describes its content). Two closes at once give
+report as it stands (``procedures.snapshots`` describes its content), published with the
+figures the joint audit hides (``procedures.disclosure_joint``). Two closes at once give
 one snapshot: the roll-up's lock on its position makes the second wait and then find the
 quarter closed, and the unique (quarter, version) key settles any race left. A close also
 tells P&O (an outbox cause ``quarter_closed:{quarter}:{version}``).
@@ -19,11 +20,12 @@ from sqlmodel import Session, col, select
 from models import QuarterReopening, QuarterSnapshot, Tally
 from procedures.alerts import insert_causes, outbox_row
 from procedures.calendar import quarter_end, quarter_start, shift_quarter
+from procedures.disclosure_ledger import FORMAT
 from procedures.errors import InvalidInput, RuleViolation
 from procedures.events import sha256_json
 from procedures.policy import Policy
 from procedures.report import CLOSED, PROVISIONAL
-from procedures.report_builder import Sources, draft, report_quarter
+from procedures.report_builder import Sources, draft, publish_draft, report_quarter
 from procedures.rows import OutboxRow
 from procedures.snapshots import (
     Snapshot,
@@ -65,8 +67,9 @@ def close_quarter(
     version = len(versions) + 1
     status = {"status": CLOSED, "closed_at": moment_text(now), "version": version}
     made = draft(session, quarter, sources, status, restated=False)
+    publish_draft(session, made, version)
     content = {
-        "format": 1,
+        "format": FORMAT,
         "quarter": quarter,
         "version": version,
         "closed_at": moment_text(now),
@@ -82,7 +85,7 @@ def close_quarter(
     }
     row = {"quarter": quarter, "version": version, "closed_at": now, "closed_by": actor,
            "position": position, "content": content, "sha256": sha256_json(content)}  # fmt: skip
-    if not _insert_once(session, QuarterSnapshot, row, ["quarter", "version"]):
+    if not insert_once(session, QuarterSnapshot, row, ["quarter", "version"]):
         return Closed(current_snapshots(session)[quarter], created=False)
     snapshot = current_snapshots(session)[quarter]
     insert_causes(session, [_closed_cause(snapshot, now)])
@@ -100,7 +103,7 @@ def _tallies(session: Session, quarter: str) -> list[list[Any]]:
     return sorted([t.directorate, t.indicator, t.outcome, t.count] for t in rows)
 
 
-def _insert_once(session: Session, model: Any, row: dict[str, Any], key: list[str]) -> bool:
+def insert_once(session: Session, model: Any, row: dict[str, Any], key: list[str]) -> bool:
     """Insert ``row`` unless its unique ``key`` is taken (by a concurrent writer): True if
     this call inserted it."""
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
@@ -143,7 +146,7 @@ def reopen_quarter(
     )  # fmt: skip
     reopening.sha256 = reopening_hash(reopening, snapshot.row.sha256)
     row = reopening.model_dump()
-    if not _insert_once(session, QuarterReopening, row, ["quarter", "version"]):
+    if not insert_once(session, QuarterReopening, row, ["quarter", "version"]):
         raise RuleViolation(f"Kwartaal {quarter} is zojuist al heropend; er is niets veranderd.")
     return reopening
 
@@ -208,19 +211,26 @@ def quarter_overview(session: Session) -> list[dict[str, Any]]:
 
 
 def close_preview(session: Session, quarter: str, now: datetime | None = None) -> dict[str, Any]:
-    """What closing ``quarter`` now would freeze: the published report as it stands, the
-    organisation and the policy (nothing is written)."""
+    """What closing ``quarter`` now would freeze: the published report as it stands (chosen
+    against everything published, as the close will), the organisation and the policy
+    (nothing is written); no report for a quarter that has not ended or is closed."""
     quarter, now = report_quarter(quarter), now or datetime.now(UTC)
     sources = Sources.load(session)
-    made = draft(session, quarter, sources, {"status": PROVISIONAL}, restated=False)
+    ended, closed = quarter_end(quarter) < now, sources.closed.get(quarter)
+    version = len(snapshot_versions(session, quarter)) + 1
+    book = None
+    if ended and closed is None:
+        made = draft(session, quarter, sources, {"status": PROVISIONAL}, restated=False)
+        publish_draft(session, made, version)
+        book = made.book(suppress=True)
     return {
         "quarter": quarter,
-        "ended": quarter_end(quarter) < now,
-        "closed": sources.closed.get(quarter),
-        "version": len(snapshot_versions(session, quarter)) + 1,
+        "ended": ended,
+        "closed": closed,
+        "version": version,
         "policy_version": sources.policy_version,
         "threshold": sources.threshold,
         "clusters": len(sources.organisation.clusters),
         "directorates": len(sources.organisation.directorates),
-        "book": made.book(suppress=True),
+        "book": book,
     }

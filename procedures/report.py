@@ -41,6 +41,8 @@ OUTCOME_LABELS = {
 }
 # A report's status (DOMAIN.md: the codes are the Dutch words themselves).
 PROVISIONAL, CLOSED = "voorlopig", "vastgesteld"
+# What every unsuppressed figure on a console, page or file says about itself.
+INTERNAL = "intern, niet publiceren"
 NO_EXPLANATION = "geen toelichting"
 
 
@@ -100,13 +102,13 @@ class Organisation:
     """Clusters and directorates as they stand (or stood, in a snapshot)."""
 
     clusters: dict[str, str]  # code -> name
-    directorates: dict[str, dict[str, str]]  # code -> {"name", "cluster"}
+    directorates: dict[str, dict[str, Any]]  # code -> {"name", "cluster", "active"}
 
     @classmethod
     def load(cls, session: Session) -> "Organisation":
         clusters = {c.code: c.name for c in session.exec(select(Cluster))}
         directorates = {
-            d.code: {"name": d.name, "cluster": d.cluster_code}
+            d.code: {"name": d.name, "cluster": d.cluster_code, "active": d.active}
             for d in session.exec(select(Directorate))
         }
         return cls(clusters, directorates)
@@ -114,6 +116,10 @@ class Organisation:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Organisation":
         return cls(dict(data["clusters"]), {k: dict(v) for k, v in data["directorates"].items()})
+
+    def active(self) -> list[str]:
+        """The active directorates (an organisation stored before ``active`` existed: all)."""
+        return sorted(d for d, data in self.directorates.items() if data.get("active", True))
 
     def to_json(self) -> dict[str, Any]:
         directorates = {code: self.directorates[code] for code in sorted(self.directorates)}
@@ -134,11 +140,14 @@ class Organisation:
 
     def roll_up(self, quarter: str, cells: dict[tuple[str, str], Cell]) -> dict[str, Any]:
         """A quarter's figures from (directorate, indicator) cells: DOMAIN.md rows plus the
-        cluster and municipal totals (the walk up from directorate to municipality)."""
+        cluster and municipal totals (the walk up from directorate to municipality).
+
+        Every active directorate has a row for every indicator, empty or not, and so has
+        every other directorate with counts: a listed row tells a reader nothing."""
+        listed = {(d, i): Cell() for d in self.active() for i in INDICATORS}
+        listed |= {key: cell for key, cell in cells.items() if cell.total}
         rows, totals = [], dict[tuple[str, str], Cell]()
-        for (directorate, indicator), cell in cells.items():
-            if not cell.total:
-                continue
+        for (directorate, indicator), cell in listed.items():
             cluster = self.cluster_of(directorate)
             rows.append(
                 {"cluster": cluster, "directorate": directorate, "indicator": indicator}

@@ -3,29 +3,34 @@ web downloads and the dashboard, the Prefect artifacts, the close of a quarter).
 
     build_report(session, quarter, suppress, restated, version, scope)
       closed quarter            -> the book its snapshot froze (published or internal)
-      open quarter, --restated  -> a draft: figures from the tallies along the organisation
-                                   as it stands now, the trend (closed quarters as frozen),
-                                   the corrections on earlier closed quarters, deviations
-                                   and exit reasons; the policy in force gives the threshold
-      suppress                  -> one step: ``disclosure.publish`` (plus the exit reasons)
+      open quarter, --restated  -> a draft, internal only: figures from the tallies along the
+                                   organisation as it stands now, the trend (closed quarters
+                                   as frozen), the corrections on earlier closed quarters,
+                                   deviations and exit reasons; the policy in force gives the
+                                   threshold. Only a closed quarter is published.
       scope                     -> a recruiter's own directorates only
 
-``close_quarter`` freezes both books of a draft (``Draft.book``) into the snapshot.
+``close_quarter`` publishes a draft (``publish_draft``: protected on its own by
+``disclosure.publish``, then against every earlier publication by the joint audit) and
+freezes both books (``Draft.book``) into the snapshot. The yearly report
+(``procedures.report_year``) is made from the same pieces.
 """
 
 from collections.abc import Collection
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlmodel import Session
 
 from procedures.calendar import parse_quarter, recent_quarters
 from procedures.corrections import corrections_for
-from procedures.disclosure import publish, suppress_exit_reasons
-from procedures.errors import InvalidInput
+from procedures.disclosure import hidden_keys, publish
+from procedures.disclosure_ledger import NEW_ORDER, clusters_of, inactive_listed, protect_new
+from procedures.disclosure_model import QuarterPublication
+from procedures.errors import InvalidInput, RuleViolation
 from procedures.report import (
     CLOSED,
+    INTERNAL,
     PROVISIONAL,
     TREND_QUARTERS,
     Organisation,
@@ -79,18 +84,14 @@ class Sources:
 
 
 class Figures:
-    """One quarter's figures, unsuppressed (``internal``) and as published: frozen by its
-    snapshot, or made from the tallies and published by the one suppression step."""
+    """One quarter's figures, unsuppressed (``internal``) and as published (``frozen`` by its
+    snapshot, or by ``publish_draft`` for a quarter being closed; None: not published)."""
 
     def __init__(self, internal: dict[str, Any], threshold: int, frozen: dict | None = None):
         self.internal, self.threshold, self.frozen = internal, threshold, frozen
 
-    @cached_property
-    def published(self) -> dict[str, Any]:
-        return self.frozen if self.frozen is not None else publish(self.internal, self.threshold)
-
-    def side(self, suppress: bool) -> dict[str, Any]:
-        return self.published if suppress else self.internal
+    def side(self, suppress: bool) -> dict[str, Any] | None:
+        return self.frozen if suppress else self.internal
 
 
 def quarters_figures(
@@ -124,17 +125,43 @@ class Draft:
     organisation: Organisation
     threshold: int
     corrects: dict[str, int]
+    keep: set[tuple[str, str, str, str]] = field(default_factory=set)
 
     def book(self, suppress: bool) -> ReportBook:
-        """The internal book, or the published one (every part through the suppression)."""
-        trend = [p for q, figures in self.trend for p in trend_points(q, figures.side(suppress))]
-        reasons = self.exit_reasons
+        """The internal book, or the published one (after ``publish_draft``): only published
+        figures in its trend, no deviations (per vacancy: they would reveal small counts) and
+        no exit reasons (published per year only, in the yearly report)."""
+        main = self.main.side(suppress)
+        assert main is not None, "a draft is published by publish_draft first"
+        trend = [point for quarter, figures in self.trend
+                 if (side := figures.side(suppress)) is not None
+                 for point in trend_points(quarter, side)]  # fmt: skip
         if suppress:
-            reasons = suppress_exit_reasons(reasons, self.threshold)
-        listed = [] if suppress else self.deviations  # per vacancy: would reveal small counts
+            return ReportBook(main, trend, [], self.organisation, self.threshold, [])
         return ReportBook(
-            self.main.side(suppress), trend, listed, self.organisation, self.threshold, reasons
+            main, trend, self.deviations, self.organisation, self.threshold, self.exit_reasons
         )
+
+    def publication(self, version: int) -> QuarterPublication:
+        """The draft as snapshot ``version`` for the joint audit, protected on its own first;
+        what the quarter's previous version hid stays hidden (``keep``)."""
+        report, org = self.main.internal, self.organisation.to_json()
+        return QuarterPublication(
+            name=f"{report['quarter']} versie {version}", quarter=report["quarter"],
+            version=version, order=NEW_ORDER, threshold=self.threshold,
+            clusters=clusters_of(org), inactive=inactive_listed(org, report), legacy=False,
+            internal=report, published=publish(report, self.threshold, self.keep),
+            corrects=self.corrects,
+        )  # fmt: skip
+
+
+def publish_draft(session: Session, made: Draft, version: int) -> None:
+    """Publish ``made`` as snapshot ``version``: protected on its own, then against every
+    earlier publication (the joint audit hides more until nothing hidden anywhere can be
+    recovered from all publications together)."""
+    new = made.publication(version)
+    protect_new(session, new)
+    made.main.frozen = new.published
 
 
 def draft(
@@ -150,6 +177,8 @@ def draft(
     main = Figures(report | {"corrections": corrections}, sources.threshold)
     trend = [(q, figures[q]) for q in quarters[:-1]] + [(quarter, main)]
     org = sources.organisation
+    earlier = sources.closed.get(quarter) or _latest(session, quarter)
+    keep = hidden_keys(earlier.report(True)) if earlier is not None else set()
     return Draft(
         main,
         trend,
@@ -158,7 +187,13 @@ def draft(
         org,
         sources.threshold,
         corrects,
+        keep,
     )
+
+
+def _latest(session: Session, quarter: str) -> Snapshot | None:
+    versions = snapshot_versions(session, quarter)
+    return versions[-1] if versions else None
 
 
 def build_report(
@@ -181,8 +216,37 @@ def build_report(
         if snapshot is not None and not restated:
             book = snapshot.book(suppress)
         else:
-            book = draft(session, quarter, sources, _status(snapshot), restated).book(suppress)
+            if suppress:
+                raise RuleViolation(_not_published(quarter, snapshot is not None))
+            book = draft(session, quarter, sources, _status(snapshot), restated).book(False)
+    if not suppress:
+        book.report = book.report | {"classification": INTERNAL}
     return book if scope is None else book.within(scope)
+
+
+def check_published(session: Session, quarter: str, restated: bool = False) -> None:
+    """Refuse, as ``build_report`` would, the published version of a quarter that has none
+    (so an entry point can say so before it starts any work)."""
+    closed = quarter in current_snapshots(session)
+    if restated or not closed:
+        raise RuleViolation(_not_published(quarter, closed))
+
+
+def _not_published(quarter: str, closed: bool) -> str:
+    if closed:
+        return (
+            f"De herberekende cijfers van {quarter} zijn intern en worden niet gepubliceerd; "
+            f"vraag ze ongemaskeerd op ({ASK_INTERNAL}). De gepubliceerde cijfers zijn die van "
+            "de vaststelling plus de later gepubliceerde correcties."
+        )
+    return (
+        f"Kwartaal {quarter} is voorlopig en wordt niet gepubliceerd: alleen een vastgesteld "
+        f"kwartaal heeft een publicatieversie. Stel het eerst vast, of vraag de cijfers "
+        f"ongemaskeerd op ({ASK_INTERNAL})."
+    )
+
+
+ASK_INTERNAL = "intern, niet publiceren: --no-suppress, in de API suppress=false"
 
 
 def _status(snapshot: Snapshot | None) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""What was published: the snapshots of closed quarters, read and verified.
+"""What was published: the snapshots of closed quarters (and the yearly reports), read and
+verified.
 
 A snapshot is written once (``procedures.quarters.close_quarter``) and never changed. Its
 ``content`` is the canonical record of the closed report::
@@ -25,7 +26,7 @@ from typing import Any
 from sqlalchemy import exists
 from sqlmodel import Session, col, select
 
-from models import QuarterReopening, QuarterSnapshot
+from models import QuarterReopening, QuarterSnapshot, YearReport
 from procedures.events import sha256_json
 from procedures.policy import AMSTERDAM
 from procedures.report import Cell, Organisation
@@ -151,9 +152,15 @@ def reopening_hash(row: QuarterReopening, snapshot_hash: str) -> str:
 
 @dataclass(frozen=True)
 class SnapshotBreak:
-    quarter: str
+    quarter: str  # a quarter, or a year for a yearly report
     version: int
     reason: str
+    kind: str = "kwartaal"  # or "jaar"
+
+    def __str__(self) -> str:
+        if self.kind == "jaar":
+            return f"jaarrapportage {self.quarter}: {self.reason}"
+        return f"kwartaal {self.quarter} versie {self.version}: {self.reason}"
 
 
 def verify_snapshots(session: Session) -> tuple[int, list[SnapshotBreak]]:
@@ -212,3 +219,19 @@ def _snapshot_problem(snapshot: Snapshot, expected: int, previous: str | None) -
     if content.get("previous") != previous:
         return "verwijzing naar de vorige heropening klopt niet"
     return None
+
+
+def verify_year_reports(session: Session) -> tuple[int, list[SnapshotBreak]]:
+    """Recompute every yearly report's hash and compare its columns with its content."""
+    breaks, rows = [], list(session.exec(select(YearReport).order_by(col(YearReport.year))))
+    for row in rows:
+        content, problem = row.content, None
+        recorded = (content.get("year"), content.get("published_by"), content.get("position"),
+                    content.get("published_at"))  # fmt: skip
+        if sha256_json(content) != row.sha256:
+            problem = "inhoud gewijzigd (hash klopt niet)"
+        elif recorded != (row.year, row.published_by, row.position, moment_text(row.published_at)):
+            problem = "gegevens wijken af van de vastgelegde inhoud"
+        if problem:
+            breaks.append(SnapshotBreak(str(row.year), 1, problem, kind="jaar"))
+    return len(rows), breaks

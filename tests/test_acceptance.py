@@ -371,7 +371,8 @@ def test_an_event_file_from_domain_md_reads_back_as_exactly_the_expected_tallies
         assert report.returncode == 0, report.stderr
         body = json.loads(report.stdout)
         assert (body["quarter"], body["suppressed"]) == (quarter, False)
-        assert sorted(map(_row, body["rows"])) == sorted(expected.get(quarter, set())), quarter
+        counted = [row for row in body["rows"] if row["total"]]  # every directorate is listed
+        assert sorted(map(_row, counted)) == sorted(expected.get(quarter, set())), quarter
 
     database = Path(db_url.removeprefix("sqlite:///"))
     stored = b"".join(

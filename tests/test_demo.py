@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -36,7 +37,9 @@ def test_the_demo_runs_in_an_empty_folder_and_a_second_run_finds_only_duplicates
     assert "% voldaan (norm 100%) per cluster" in first.stdout
     for cluster in ("Sociaal", "Ruimte & Economie", "Bedrijfsvoering", "Gemeente totaal"):
         assert cluster in first.stdout
-    assert "% ✓" in first.stdout or "% ~" in first.stdout or "% ✗" in first.stdout
+    assert "alle indicatoren samen (gepubliceerde cijfers)" in " ".join(first.stdout.split())
+    assert "intern, niet publiceren" not in first.stdout
+    assert re.search(r"Vastgesteld: \d+ kwartalen .* duurde \d+\.\d s", first.stderr)
     assert "Meldingen voor P&O die wachten op verzending:" in first.stdout
     # One alert is shown as P&O receives it, with the link to the vacancy page.
     shown = first.stdout.split("Eerste melding in het bestand", 1)[1]
@@ -54,11 +57,14 @@ def test_the_demo_runs_in_an_empty_folder_and_a_second_run_finds_only_duplicates
 
     verified = _run(["audit", "verify"], tmp_path)
     assert verified.returncode == 0, verified.stderr
-    assert f"Logboek intact: {applied} transities en 0 versies van" in verified.stdout
+    closed = re.search(rf"Logboek intact: {applied} transities en (\d+) versies", verified.stdout)
+    assert closed and int(closed.group(1)) >= 7  # the quarters of two years, closed when due
 
-    second = _run(["demo"], tmp_path)
+    second = _run(["demo", "--intern"], tmp_path)
     assert second.returncode == 0, second.stderr[-3000:]
     assert f"Engine: 0 gebeurtenissen verwerkt, {applied} dubbel, 0 geweigerd." in second.stderr
+    assert "alle indicatoren samen (intern, niet publiceren)" in " ".join(second.stdout.split())
+    assert "% ✓" in second.stdout or "% ~" in second.stdout or "% ✗" in second.stdout
 
     # The demo says how to open the pages on its data; its commands work as printed.
     told = [line.split("(")[0].split() for line in first.stdout.splitlines()]

@@ -39,27 +39,58 @@ def quarter(engine: Engine, send: Any, prefect_harness: None) -> str:
     return "2025Q1"
 
 
+def _close(engine: Engine, quarter: str) -> None:
+    """Only a closed quarter is published."""
+    from models import session_scope
+    from procedures.quarters import close_quarter
+
+    with session_scope(engine) as session:
+        close_quarter(session, quarter, "pia")
+
+
 def test_the_json_rows_keep_exactly_the_fields_of_the_domain(quarter: str) -> None:
     from idflow.cli import app
 
     result = CliRunner().invoke(app, ["report", "--quarter", quarter, "--no-suppress"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert report["rows"] == [
+    assert [row for row in report["rows"] if row["total"]] == [
         {"cluster": "SOC", "directorate": "SOC-OJZ", "indicator": "I2"}
         | {"met": 7, "explained": 1, "released": 0, "not_met": 1, "total": 9}
     ]
+    assert len(report["rows"]) == 47 * 5  # every active directorate, empty or not
     assert all(list(row) == DOMAIN_ROW_FIELDS for row in report["rows"])
     assert report["municipality_totals"][0]["total"] == 9
+    assert report["classification"] == "intern, niet publiceren"
 
 
-def test_the_published_csv_hides_the_small_counts(quarter: str) -> None:
+def test_a_provisional_quarter_is_not_published_and_its_internal_csv_says_so(
+    quarter: str,
+) -> None:
+    from idflow.cli import app
+
+    refused = CliRunner().invoke(app, ["report", "--quarter", quarter, "--format", "csv"])
+    # The refusal (Dutch, exit 1 through idflow's main) raises out of the bare Typer app.
+    assert "voorlopig en wordt niet gepubliceerd" in str(refused.exception)
+    internal = CliRunner().invoke(
+        app, ["report", "--quarter", quarter, "--format", "csv", "--no-suppress"]
+    )
+    header, first, *_ = internal.stdout.splitlines()
+    assert header == ",".join([*DOMAIN_ROW_FIELDS, "classification"])
+    assert first.endswith(",intern, niet publiceren") or first.endswith(
+        ',"intern, niet publiceren"'
+    )
+
+
+def test_the_published_csv_hides_the_small_counts(engine: Engine, quarter: str) -> None:
     from workflows.report import report_flow
 
+    _close(engine, quarter)
     text = report_flow(quarter=quarter, fmt="csv", suppress=True)
-    header, row = text.splitlines()
+    header, *rows = text.splitlines()
     assert header == ",".join(DOMAIN_ROW_FIELDS)
-    assert row.startswith("SOC,SOC-OJZ,I2,") and "<5" in row
+    [row] = [r for r in rows if r.startswith("SOC,SOC-OJZ,I2,")]
+    assert "<5" in row
 
 
 def test_the_internal_workbook_has_a_sheet_per_indicator_the_deviations_and_the_trend(
@@ -99,9 +130,12 @@ def test_the_internal_workbook_has_a_sheet_per_indicator_the_deviations_and_the_
     ]
 
 
-def test_the_html_report_stands_alone_with_charts_and_prints(quarter: str, tmp_path: Path) -> None:
+def test_the_html_report_stands_alone_with_charts_and_prints(
+    engine: Engine, quarter: str, tmp_path: Path
+) -> None:
     from workflows.report import report_flow
 
+    _close(engine, quarter)
     path = tmp_path / "q1.html"
     report_flow(quarter=quarter, fmt="html", suppress=True, output=str(path))
     html = path.read_text(encoding="utf-8")
@@ -114,18 +148,19 @@ def test_the_html_report_stands_alone_with_charts_and_prints(quarter: str, tmp_p
 
 
 def test_each_report_leaves_a_table_and_a_markdown_artifact_with_stable_keys(
-    quarter: str, tmp_path: Path
+    engine: Engine, quarter: str, tmp_path: Path
 ) -> None:
     from prefect.artifacts import Artifact
 
     from workflows.report import report_flow
 
+    _close(engine, quarter)
     report_flow(quarter=quarter, fmt="json", suppress=False, output=str(tmp_path / "r.json"))
     summary = Artifact.get("kwartaalrapportage-2025q1")
     table = Artifact.get("kwartaalrapportage-2025q1-tabel")
     assert summary is not None and summary.type == "markdown"
     assert table is not None and table.type == "table"
-    # The artifacts always carry the published figures, even for an internal report.
+    # A closed quarter's artifacts carry the published figures, even for an internal report.
     assert '"toegelicht": "<5"' in str(table.data)
     assert "Kwartaalrapportage 2025Q1" in str(summary.data)
 
@@ -149,7 +184,7 @@ def _to_exit_interview(send: Any, vacancy: str, reasons: list[str], biws: str) -
     send(vacancy, "record_exit_interview", "2025-03-10T09:00:00+01:00", interview)
 
 
-def test_exit_interview_reasons_are_tallied_per_cluster_and_year_and_small_counts_hidden(
+def test_exit_interview_reasons_are_tallied_per_cluster_and_year_internally_only(
     engine: Engine, send: Any
 ) -> None:
     from sqlmodel import Session
@@ -160,6 +195,7 @@ def test_exit_interview_reasons_are_tallied_per_cluster_and_year_and_small_count
 
     for n in range(6):
         _to_exit_interview(send, f"X{n}", ["werkdruk"] + (["salaris"] if n < 2 else []), "met")
+    _close(engine, "2025Q1")
     with Session(engine) as session:
         internal = build_report(session, "2025Q1", suppress=False)
         published = build_report(session, "2025Q1", suppress=True)
@@ -168,15 +204,18 @@ def test_exit_interview_reasons_are_tallied_per_cluster_and_year_and_small_count
         {"cluster": "SOC", "reason": "salaris", "count": 2},
         {"cluster": "SOC", "reason": "werkdruk", "count": 6},
     ]
-    assert [r["count"] for r in published.exit_reasons] == ["<5", 6]
+    assert published.exit_reasons == []  # published per year only, in the yearly report
     assert earlier.exit_reasons == []  # another year
-    sheet = load_workbook(io.BytesIO(xlsx_bytes(published)))["Exitredenen"]
+    sheet = load_workbook(io.BytesIO(xlsx_bytes(internal)))["Exitredenen"]
     rows = [[c.value for c in row] for row in sheet.iter_rows()]
     assert rows[2] == ["Cluster", "salaris", "werkdruk"]
-    assert rows[3] == ["Sociaal", "<5", 6]
-    html = render_html(published)
+    assert rows[3] == ["Sociaal", 2, 6]
+    html = render_html(internal)
     assert "Redenen uit exitgesprekken 2025 t/m 2025Q1" in html
-    assert '<td class="n">&lt;5</td><td class="n">6</td>' in html
+    assert '<td class="n">2</td><td class="n">6</td>' in html
+    assert "alleen per jaar" in render_html(published)
+    published_sheet = load_workbook(io.BytesIO(xlsx_bytes(published)))["Exitredenen"]
+    assert "alleen per jaar" in str(published_sheet["A3"].value)
 
 
 def test_text_that_looks_like_a_formula_stays_text_in_the_workbook(

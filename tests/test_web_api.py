@@ -236,38 +236,46 @@ def test_an_import_line_outside_the_own_directorates_is_refused(site: Site) -> N
     assert "valt buiten uw directies" in summary["refused"][0]["reason"]
 
 
+def _in_q1(site: Site, user: str, vacancy: str, directorate: str) -> None:
+    """A text approved in 2025Q1 (a quarter that can be closed)."""
+    site.open(user, vacancy, directorate=directorate, at="2025-01-06T09:00:00+01:00")
+    body = {"event": "approve_text", "data": {}, "at": "2025-02-03T09:00:00+01:00"}
+    answer = site.client.post(f"/api/vacancies/{vacancy}/events", json=body,
+                              headers=site.auth(user))  # fmt: skip
+    assert answer.status_code == 201, answer.text
+
+
+def _close_q1(site: Site) -> None:
+    answer = site.client.post("/api/quarters/2025Q1/close", headers=site.auth("pia"))
+    assert answer.status_code == 200, answer.text
+
+
 def test_report_downloads_hold_only_the_recruiters_own_directorates(site: Site) -> None:
-    site.open("rita", "VAC-1")
-    site.send("rita", "VAC-1", "approve_text")
-    site.open("rob", "VAC-2", directorate="SOC-WPI")
-    site.send("rob", "VAC-2", "approve_text")
-    quarter = site.client.get("/api/vacancies/VAC-1", headers=site.auth("rita")).json()
-    quarter = _quarter_of(quarter["history"][-1]["at"])
-    url = f"/api/reports/{quarter}?format=json"
+    _in_q1(site, "rita", "VAC-1", "SOC-OJZ")
+    _in_q1(site, "rob", "VAC-2", "SOC-WPI")
+    url = "/api/reports/2025Q1?format=json"
+    provisional = site.client.get(url, headers=site.auth("rita"))
+    assert provisional.status_code == 422 and "voorlopig" in provisional.json()["detail"]
+    _close_q1(site)
     mine = site.client.get(url, headers=site.auth("rita")).json()
     everyone = site.client.get(url + "&suppress=false", headers=site.auth("pia")).json()
     assert {row["directorate"] for row in mine["rows"]} == {"SOC-OJZ"}
     assert mine["suppressed"] is True and mine["cluster_totals"] == []
-    assert {row["directorate"] for row in everyone["rows"]} == {"SOC-OJZ", "SOC-WPI"}
-    assert everyone["rows"][0]["met"] == 1
-    csv_text = site.client.get(f"/api/reports/{quarter}?format=csv", headers=site.auth("rita"))
+    counted = [row for row in everyone["rows"] if row["total"]]
+    assert {row["directorate"] for row in counted} == {"SOC-OJZ", "SOC-WPI"}
+    assert counted[0]["met"] == 1 and everyone["classification"] == "intern, niet publiceren"
+    csv_text = site.client.get(url.replace("json", "csv"), headers=site.auth("rita"))
     assert "SOC-WPI" not in csv_text.text and "SOC-OJZ" in csv_text.text
-
-
-def _quarter_of(iso: str) -> str:
-    return f"{iso[:4]}Q{(int(iso[5:7]) - 1) // 3 + 1}"
 
 
 @sqlite_only
 def test_the_municipal_xlsx_and_html_reports_are_not_for_recruiters(site: Site) -> None:
     from workflows.report import FORMATS
 
-    site.open("rob", "VAC-2", directorate="SOC-WPI")
-    site.send("rob", "VAC-2", "approve_text")
-    detail = site.client.get("/api/vacancies/VAC-2", headers=site.auth("rob")).json()
-    quarter = _quarter_of(detail["history"][-1]["at"])
+    _in_q1(site, "rob", "VAC-2", "SOC-WPI")
+    _close_q1(site)
     for fmt in [f for f in ("xlsx", "html") if f in FORMATS]:
-        url = f"/api/reports/{quarter}?format={fmt}"
+        url = f"/api/reports/2025Q1?format={fmt}"
         refused = site.client.get(url, headers=site.auth("rita"))
         assert refused.status_code == 403 and "JSON of CSV" in refused.json()["detail"]
         answer = site.client.get(url, headers=site.auth("pia"))
@@ -286,6 +294,7 @@ def test_unsuppressed_figures_are_for_pno_and_auditors_only(site: Site) -> None:
 
 @sqlite_only
 def test_pno_downloads_the_kwartaalrapportage_as_xlsx_and_html(site: Site) -> None:
+    _close_q1(site)
     xlsx = site.client.get("/api/reports/2025Q1?format=xlsx", headers=site.auth("pia"))
     assert xlsx.status_code == 200 and xlsx.content.startswith(b"PK")
     assert xlsx.headers["content-type"].startswith("application/vnd.openxmlformats")
@@ -318,6 +327,7 @@ def test_the_auditor_verifies_the_audit_log(site: Site) -> None:
         "breaks": [],
         "snapshots_checked": 0,
         "snapshot_breaks": [],
+        "year_reports_checked": 0,
     }
 
 

@@ -28,7 +28,7 @@ from procedures.fields import LIMITS
 from procedures.organisation import load_organisation, parse_org_csv
 from procedures.queries import alert_rows, directorate_choices, find_procedures
 from procedures.setup import add_policy, parse_policy
-from procedures.snapshots import verify_snapshots
+from procedures.snapshots import verify_snapshots, verify_year_reports
 from procedures.textcheck import check_text
 from web.deps import Allow, unit
 from web.problems import PROBLEM_TYPE, UploadTooLarge, problem
@@ -248,12 +248,14 @@ def audit_verify(request: Request, who: Principal = Depends(Allow("audit"))) -> 
     with unit(request) as session:
         checked, breaks = verify_log(session)
         snapshots, snapshot_breaks = verify_snapshots(session)
+        years, year_breaks = verify_year_reports(session)
     return {
-        "intact": not breaks and not snapshot_breaks,
+        "intact": not breaks and not snapshot_breaks and not year_breaks,
         "checked": checked,
         "breaks": [asdict(b) for b in breaks],
         "snapshots_checked": snapshots,
-        "snapshot_breaks": [asdict(b) for b in snapshot_breaks],
+        "snapshot_breaks": [asdict(b) for b in snapshot_breaks + year_breaks],
+        "year_reports_checked": years,
     }
 
 

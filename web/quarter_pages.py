@@ -46,10 +46,11 @@ def confirm_close(
     roll_up_now(get_engine(request.app.state.database_url))
     with unit(request) as session:
         preview = close_preview(session, quarter)
-    book = preview["book"]
+    book = preview["book"]  # None for a quarter that has not ended or is closed
     totals = {
         indicator: [line for line in book.lines(indicator) if line.level != "directie"]
         for indicator in INDICATORS
+        if book is not None
     }
     context: dict[str, Any] = {"preview": preview, "book": book, "totals": totals}
     context["labels"] = INDICATOR_LABELS

@@ -17,6 +17,7 @@ from procedures.queries import alert_rows, find_procedures
 from procedures.report import (
     INDICATOR_LABELS,
     INDICATORS,
+    INTERNAL,
     MUNICIPALITY,
     NORM_PCT,
     STATUS_LABELS,
@@ -183,6 +184,8 @@ def dashboard_context(session: Session, now: datetime) -> dict[str, Any]:
         "quarter": current,
         "quarters": quarters,
         "downloads": [current, last_finished_quarter(now)],
+        "closed": set(sources.closed),
+        "internal": INTERNAL,
         "norm": NORM_PCT,
         "indicators": [(i, INDICATOR_LABELS[i]) for i in INDICATORS],
         "cluster_rows": [_row(name, totals[current], code) for code, name in places],

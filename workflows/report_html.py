@@ -11,6 +11,7 @@ from procedures.report import (
     COUNTS,
     INDICATOR_LABELS,
     INDICATORS,
+    INTERNAL,
     NORM_PCT,
     OUTCOME_LABELS,
     STATUS_LABELS,
@@ -45,6 +46,7 @@ def render_html(book: ReportBook) -> str:
         corrections=correction_lines(book),
         status_labels=STATUS_LABELS,
         k=book.threshold,
+        internal=INTERNAL,
     )
 
 

@@ -12,6 +12,7 @@ from procedures.disclosure import MUNICIPALITY
 from procedures.report import (
     INDICATOR_LABELS,
     INDICATORS,
+    INTERNAL,
     NORM_PCT,
     OUTCOME_LABELS,
     STATUS_LABELS,
@@ -21,6 +22,10 @@ from procedures.report import (
 from procedures.report_book import ReportBook
 from workflows.report_html import correction_lines, status_heading
 
+YEARLY_ONLY = (
+    "Niet in de kwartaalrapportage: redenen uit exitgesprekken worden alleen per jaar en per "
+    "cluster gepubliceerd, in de jaarrapportage, en alleen waar genoeg gesprekken zijn gehouden."
+)
 BOLD = Font(bold=True)
 TITLE = Font(bold=True, size=14)
 FILLS = {
@@ -91,7 +96,7 @@ def _overview(sheet: Worksheet, book: ReportBook) -> None:
 
 def _suppression_note(book: ReportBook) -> str:
     if not book.report["suppressed"]:
-        return "INTERN: ongemaskeerde aantallen, niet voor publicatie."
+        return f"{INTERNAL.capitalize()}: ongemaskeerde aantallen."
     k = book.threshold
     return (
         f"Publicatieversie: aantallen 1 t/m {k - 1} en ter bescherming gekozen nullen staan als "
@@ -100,7 +105,8 @@ def _suppression_note(book: ReportBook) -> str:
 
 
 def _indicator_sheet(sheet: Worksheet, book: ReportBook, indicator: str) -> None:
-    sheet.append([f"{indicator} {INDICATOR_LABELS[indicator]} - {book.report['quarter']}"])
+    label = "" if book.report["suppressed"] else f" ({INTERNAL})"
+    sheet.append([f"{indicator} {INDICATOR_LABELS[indicator]} - {book.report['quarter']}{label}"])
     sheet["A1"].font = TITLE
     sheet.append(list(INDICATOR_COLUMNS))
     for cell in sheet[2]:
@@ -215,7 +221,9 @@ def _exit_reason_sheet(sheet: Worksheet, book: ReportBook) -> None:
     sheet["A1"].font = TITLE
     sheet.append(["Een exitgesprek kan meer redenen noemen; de aantallen tellen dus niet op."])
     reasons, rows = book.exit_reason_table()
-    if not rows:
+    if book.report["suppressed"]:
+        sheet.append([YEARLY_ONLY])
+    elif not rows:
         sheet.append(["Geen exitgesprekken met redenen in deze periode."])
     else:
         sheet.append(["Cluster", *reasons])
@@ -223,8 +231,6 @@ def _exit_reason_sheet(sheet: Worksheet, book: ReportBook) -> None:
             cell.font = BOLD
         for name, counts in rows:
             sheet.append([name, *counts])
-    if book.report["suppressed"]:
-        sheet.append([f"<{book.threshold}: 1 tot {book.threshold - 1} (kleine aantallen)."])
     _widths(sheet, (36, *[14] * len(reasons)))
 
 
