@@ -11,7 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
+from typer.testing import CliRunner
 
+from idflow.users_cli import users_app
 from models import get_settings
 from models.tables import ApiToken, WebSession
 from procedures.access import (
@@ -203,6 +205,10 @@ def test_provider_accounts_have_no_password_and_take_no_local_name(engine: Engin
         _sign_in(engine, RoleGrant("pno"), username="pia")
     with pytest.raises(InvalidInput, match="Ongeldige gebruikersnaam"):
         _sign_in(engine, RoleGrant("pno"), username="Rita <script>")
+    listed = CliRunner().invoke(users_app, ["list"]).output.splitlines()
+    lines = {line.split()[0]: line for line in listed}
+    assert "(via de identiteitsprovider)" in lines["rita@gemeente.nl"]
+    assert "identiteitsprovider" not in lines["pia"]
 
 
 @sqlite_only

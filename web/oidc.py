@@ -164,9 +164,9 @@ def install(app: FastAPI, settings: Settings) -> None:
     settings are incomplete or its mapping file is wrong)."""
     app.state.sign_in = sign_in_methods(settings.auth)
     app.state.oidc = None
-    if "oidc" in app.state.sign_in:
+    if "oidc" in app.state.sign_in:  # else its routes do not exist (404)
         app.state.oidc = _connect(settings, app.state.database_url)
-    app.include_router(router)
+        app.include_router(router)
 
 
 def _connect(settings: Settings, database_url: str) -> Provider:
@@ -202,17 +202,7 @@ def _connect(settings: Settings, database_url: str) -> Provider:
 
 
 def _provider(request: Request) -> Provider:
-    provider = request.app.state.oidc
-    if provider is None:
-        raise _NotOffered()
-    return provider  # type: ignore[no-any-return]
-
-
-class _NotOffered(IdflowError):
-    http_status = 404
-
-    def __init__(self) -> None:
-        super().__init__("Aanmelden via de identiteitsprovider staat op deze installatie uit.")
+    return request.app.state.oidc  # type: ignore[no-any-return]
 
 
 @router.get("/login/oidc")
