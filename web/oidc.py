@@ -53,6 +53,9 @@ router = APIRouter(include_in_schema=False)
 CALLBACK = "/login/oidc/callback"
 SIGNED_OUT = "/login"
 TIMEOUT_S = 10
+# A sign-in at the provider must be finished within this time (Authlib would allow an hour);
+# it bounds the rows that started and abandoned sign-ins leave in the database.
+STATE_TTL_S = 15 * 60
 # Why a callback is refused, in the user's words (the technical cause goes to the log).
 REPLAYED = (
     "Deze aanmelding is al gebruikt, verlopen of in een andere browser begonnen. Meld u "
@@ -93,9 +96,9 @@ class StateStore:
     async def get(self, key: str) -> str | None:
         return await run_in_threadpool(self._run, take_sign_in_state, key, datetime.now(UTC))
 
-    async def set(self, key: str, value: str, expires_in: float = 3600) -> None:
-        now = datetime.now(UTC)
-        await run_in_threadpool(self._run, keep_sign_in_state, key, value, now, expires_in)
+    async def set(self, key: str, value: str, expires_in: float = STATE_TTL_S) -> None:
+        now, ttl = datetime.now(UTC), min(expires_in, STATE_TTL_S)
+        await run_in_threadpool(self._run, keep_sign_in_state, key, value, now, ttl)
 
     async def delete(self, key: str) -> None:
         await run_in_threadpool(self._run, forget_sign_in_state, key)
