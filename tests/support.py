@@ -1,10 +1,14 @@
-"""What several test modules share: DOMAIN.md's vocabulary written out, and simulated data.
+"""What several test modules share: DOMAIN.md's vocabulary written out, simulated data, and
+waiting for a server a test started.
 
 The events and the BIWS checklist are copied from DOMAIN.md on purpose, not imported from
 ``procedures``: the tests that use them check the implementation against the specification.
 """
 
+import time
+from collections.abc import Callable
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session, select
@@ -62,3 +66,14 @@ def simulated_database(
     events = Simulator(policy, directorates, seed=seed).events(first, until, per_year=per_year)
     import_events(engine, enumerate(events, 1), origin="test")
     return engine
+
+
+def wait_for(check: Callable[[], Any], timeout: float, what: str, every: float = 0.5) -> Any:
+    """Poll ``check`` until it returns something truthy, or fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")

@@ -7,27 +7,15 @@ import select
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
+from support import wait_for
 
 PROVIDER_DIR = Path(__file__).resolve().parents[1] / "oidc"
 IDFLOW = str(Path(sys.executable).with_name("idflow"))
 START_TIMEOUT_S = 60
-
-
-def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Poll ``check`` until it returns something truthy, or fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def _stop(process: subprocess.Popen[Any]) -> None:
@@ -118,7 +106,8 @@ class IdflowServer:
             stdout=subprocess.DEVNULL,
             stderr=self.log.open("w"),
         )
-        wait_for(self._answers, START_TIMEOUT_S, f"idflow serve on {self.url} ({self.log})")
+        what = f"idflow serve on {self.url} ({self.log})"
+        wait_for(self._answers, START_TIMEOUT_S, what, every=0.1)
         return self
 
     def _answers(self) -> bool:
