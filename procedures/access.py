@@ -269,7 +269,7 @@ def sign_in_methods(auth: str) -> frozenset[str]:
     methods = SIGN_IN_METHODS.get(auth.strip().lower())
     if methods is None:
         raise InvalidInput(
-            f"IDFLOW_AUTH moet {', '.join(SIGN_IN_METHODS)} zijn, niet '{auth}': local is "
+            f"IDFLOW_AUTH moet local, oidc of both zijn, niet '{auth}': local is "
             "aanmelden met gebruikersnaam en wachtwoord, oidc via de identiteitsprovider, both "
             "allebei."
         )

@@ -20,6 +20,7 @@ from models import Directorate, get_settings
 from models.tables import ApiToken, User, UserDirectorate
 from procedures.access import (
     SCOPED_ROLES,
+    USERNAME_RULE,
     Principal,
     RoleGrant,
     check_admin_kept,
@@ -264,7 +265,13 @@ def provider_sign_in(
             end_user_sessions(session, user.id)
             revoke_tokens(session, user.id)
         return None
-    username = check_username(who.username)
+    try:
+        username = check_username(who.username)
+    except InvalidInput:
+        raise InvalidInput(
+            "De identiteitsprovider gaf geen gebruikersnaam mee die idflow kan gebruiken "
+            f"(toegestaan: {USERNAME_RULE})."
+        ) from None
     taken = session.exec(select(User).where(User.username == username)).first()
     if taken is not None and taken is not user:
         raise RuleViolation(f"Er is in idflow al een ander account met de naam '{username}'.")

@@ -48,8 +48,9 @@ def start_session(
     """A new session for the user; the key goes into the cookie and is stored hashed. A
     sign-in through the identity provider keeps the ID token, for the provider's sign-out."""
     key = secrets.token_urlsafe(32)
-    row = WebSession(key_hash=digest(key), user_id=user_id, created_at=now, last_seen_at=now)
-    row.id_token = id_token
+    row = WebSession(
+        key_hash=digest(key), user_id=user_id, created_at=now, last_seen_at=now, id_token=id_token
+    )
     session.add(row)
     session.flush()
     return key

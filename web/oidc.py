@@ -142,7 +142,7 @@ class Provider:
             token = await self.client.authorize_access_token(
                 request, claims_options=options, leeway=self.settings.oidc_clock_skew_s
             )
-        except (ExpiredTokenError, BadSignatureError, InvalidKeyIdError, JoseError) as error:
+        except JoseError as error:  # the ID token: signature, expiry, iss, aud, nonce
             raise Refused(_reason(error), error) from None
         except OAuthError as error:
             reason = REPLAYED if error.error == "mismatching_state" else PROVIDER_REFUSED

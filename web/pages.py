@@ -45,7 +45,7 @@ LOGIN_BLOCKED = (
 HOME = {"recruiter": "/vacatures", "pno": "/dashboard", "auditor": "/dashboard", "admin": "/beheer"}
 LOCAL_OFF = (
     "Aanmelden met gebruikersnaam en wachtwoord staat op deze installatie uit; meld u aan met "
-    "de knop hierboven."
+    "de knop op deze pagina."
 )
 
 
