@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from oidc_harness import IdflowServer, OidcProvider
 from sqlmodel import Session, select
-from test_web_browser import TIMEOUT_MS, _free_port, browser  # noqa: F401
+from test_web_browser import TIMEOUT_MS, _free_port, browser, shoot  # noqa: F401
 
 from models.database import dispose_engine, get_engine
 from models.tables import SignInState, User, UserDirectorate, WebSession
@@ -266,6 +266,7 @@ def test_a_user_without_a_mapped_role_gets_a_dutch_page_saying_whom_to_ask(
     text = page.inner_text("#no-role")
     assert "geen toegang tot idflow" in text and CONTACT in text
     assert "Geen van uw groepen bij de identiteitsprovider geeft toegang tot idflow." in text
+    shoot(page, "oidc-no-role")
     assert account(world, "nora@gemeente.test")[0] is None
     page.goto("/vacatures")
     assert urlsplit(page.url).path == "/login"
@@ -277,6 +278,7 @@ def test_local_accounts_stay_beside_the_provider_for_a_break_glass_admin(
     page = new_page(world.mapped)
     page.goto("/login")
     assert page.locator("#oidc-sign-in").is_visible()  # IDFLOW_AUTH=both
+    shoot(page, "oidc-sign-in-both")
     page.fill("input[name=username]", "beheer")
     page.fill("input[name=password]", ADMIN_PASSWORD)
     page.click("form[action='/login'] button[type=submit]")
@@ -291,6 +293,7 @@ def test_an_expired_id_token_is_refused(world: World, new_page: Any) -> None:
     world.provider.sign_with("normal", clock_offset_s=-3600)  # the provider's clock is behind
     page = new_page(world.mapped)
     sign_in(page, world.mapped, "pia")
+    shoot(page, "oidc-refused-expired")
     refused_with(page, EXPIRED)
     assert account(world, "pia@gemeente.test")[2] == 0
 
