@@ -59,7 +59,8 @@ def list_() -> None:
         for row in user_rows(session):
             directorates = ", ".join(row["directorates"])  # type: ignore[arg-type]
             state = "" if row["active"] else "\t(gedeactiveerd)"
-            out.print(f"{row['username']}\t{row['role']}\t{directorates}{state}")
+            via = "\t(via de identiteitsprovider)" if row["provider"] else ""
+            out.print(f"{row['username']}\t{row['role']}\t{directorates}{state}{via}")
 
 
 @users_app.command("change")

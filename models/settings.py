@@ -52,13 +52,26 @@ class Settings(BaseSettings):
     upload_max_bytes: int = 20_000_000
     # Largest other request body (JSON API, forms): larger ones are refused (413) unread.
     request_max_bytes: int = 1_000_000
-    # OpenID Connect (prepared, not yet wired into sign-in): the provider's issuer URL, this
-    # app's client id and secret, and the claims that carry the role and the directorates.
+    # Which sign-in the pages offer: local (user name and password), oidc (the identity
+    # provider) or both (the provider, and local accounts for a break-glass admin).
+    auth: str = "local"
+    # OpenID Connect: the provider's issuer URL (discovery), this app's client id and secret
+    # (none: a public client, PKCE only), the scopes asked for, the claim that names the user.
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
     oidc_client_secret: SecretStr | None = None
+    oidc_scopes: str = "openid profile email"
+    oidc_username_claim: str = "preferred_username"
+    # The role and directorates come from these claims, or, when the mapping file is set,
+    # from the user's groups through that file (procedures/access.py, README).
     oidc_role_claim: str = "idflow_role"
     oidc_directorates_claim: str = "idflow_directorates"
+    oidc_group_mapping: Path | None = None
+    # Clocks of idflow and the provider may differ this much (ID token exp, iat, nbf).
+    oidc_clock_skew_s: int = 120
+    # Shown on the sign-in button and on the page for a user without a role.
+    oidc_provider_label: str = "uw organisatieaccount"
+    oidc_contact: str = "de functioneel beheerder van idflow"
 
     # -- alerts to P&O (idflow alerts) --------------------------------------------------------
     # Who hears what: recipients per cluster/directorate and alert kind, with their channels.

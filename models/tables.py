@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlalchemy.orm import declared_attr
 from sqlmodel import Field, SQLModel
 
@@ -193,9 +193,14 @@ class YearReport(SQLModel, table=True):
 
 
 class User(SQLModel, table=True):
-    """A person who signs in to the web app; the password is kept only as an argon2 hash."""
+    """A person who signs in to the web app; the password is kept only as an argon2 hash.
+
+    An account made at a sign-in through the identity provider (OpenID Connect) is known by
+    the provider's issuer and subject, and has no password here.
+    """
 
     __tablename__ = "app_user"
+    __table_args__ = (UniqueConstraint("oidc_issuer", "oidc_subject", name="uq_app_user_oidc"),)
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(max_length=64, unique=True, index=True)
     password_hash: str = Field(max_length=255)
@@ -203,6 +208,8 @@ class User(SQLModel, table=True):
     role: str = Field(max_length=16)
     active: bool = True
     created_at: datetime = _utc()
+    oidc_issuer: str | None = Field(default=None, max_length=255)
+    oidc_subject: str | None = Field(default=None, max_length=255)
 
 
 class UserDirectorate(SQLModel, table=True):
@@ -244,6 +251,18 @@ class WebSession(SQLModel, table=True):
     created_at: datetime = _utc()
     # Recorded at most once a minute (see procedures/sessions.py).
     last_seen_at: datetime = _utc()
+    # A sign-in through the identity provider keeps its ID token for the provider's sign-out.
+    id_token: str | None = Field(default=None, sa_type=Text)
+
+
+class SignInState(SQLModel, table=True):
+    """A sign-in through the identity provider in flight: its state (hashed) and what the
+    callback needs (nonce, PKCE verifier). Used once: reading the row deletes it."""
+
+    __tablename__ = "sign_in_state"
+    key_hash: str = Field(primary_key=True, max_length=64)
+    data: str = Field(sa_type=Text)
+    expires_at: datetime = _utc(index=True)
 
 
 class SignInFailure(SQLModel, table=True):

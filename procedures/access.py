@@ -250,3 +250,144 @@ def sign_in_backoff_s(failures: int, free: int, base_s: float, cap_s: float) -> 
     if failures < free:
         return 0.0
     return float(min(cap_s, base_s * 2 ** min(failures - free, 32)))
+
+
+# -- sign-in through the identity provider (OpenID Connect) ----------------------------------
+
+# IDFLOW_AUTH: which ways of signing in the pages offer.
+SIGN_IN_METHODS = {
+    "local": frozenset({"local"}),
+    "oidc": frozenset({"oidc"}),
+    "both": frozenset({"local", "oidc"}),
+}
+# The mapping file's key for the claim that lists the user's groups, and its default.
+GROUPS_CLAIM_KEY, GROUPS_CLAIM = "groups_claim", "groups"
+
+
+def sign_in_methods(auth: str) -> frozenset[str]:
+    """The ways of signing in that ``auth`` (IDFLOW_AUTH) names, or ``InvalidInput``."""
+    methods = SIGN_IN_METHODS.get(auth.strip().lower())
+    if methods is None:
+        raise InvalidInput(
+            f"IDFLOW_AUTH moet local, oidc of both zijn, niet '{auth}': local is "
+            "aanmelden met gebruikersnaam en wachtwoord, oidc via de identiteitsprovider, both "
+            "allebei."
+        )
+    return methods
+
+
+@dataclass(frozen=True)
+class RoleGrant:
+    """What a sign-in through the provider gives: a role, and a recruiter's directorates."""
+
+    role: str
+    directorates: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NoRole:
+    """Why a sign-in through the provider gives no role (Dutch, shown to the user)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class GroupMapping:
+    """The mapping file: the claim that lists the groups, and what each group gives."""
+
+    claim: str
+    groups: dict[str, RoleGrant]
+
+
+def provider_role(
+    claims: dict[str, Any], mapping: GroupMapping | None, role_claim: str, directorates_claim: str
+) -> RoleGrant | NoRole:
+    """What the ID token's claims give: through the mapping file when there is one, else
+    from the role and directorates claims themselves."""
+    if mapping is not None:
+        return mapped_role(claims, mapping)
+    return claimed_role(claims, role_claim, directorates_claim)
+
+
+def claimed_role(
+    claims: dict[str, Any], role_claim: str, directorates_claim: str
+) -> RoleGrant | NoRole:
+    """The role and directorates named by the claims themselves (no mapping file)."""
+    roles = sorted({value for value in _strings(claims.get(role_claim)) if value in ROLES})
+    if not roles:
+        return NoRole("Uw account bij de identiteitsprovider heeft geen rol voor idflow.")
+    directorates = _strings(claims.get(directorates_claim), split=True)
+    return _one_role(roles, directorates, "Uw account heeft")
+
+
+def mapped_role(claims: dict[str, Any], mapping: GroupMapping) -> RoleGrant | NoRole:
+    """The role and directorates the user's groups give through the mapping file: every
+    group must give the same role; a recruiter gets the directorates of all their groups."""
+    grants = [mapping.groups[g] for g in _strings(claims.get(mapping.claim)) if g in mapping.groups]
+    if not grants:
+        return NoRole("Geen van uw groepen bij de identiteitsprovider geeft toegang tot idflow.")
+    directorates = [code for grant in grants for code in grant.directorates]
+    return _one_role(sorted({g.role for g in grants}), directorates, "Uw groepen geven")
+
+
+def _one_role(roles: list[str], directorates: list[str], whose: str) -> RoleGrant | NoRole:
+    if len(roles) > 1:
+        names = " en ".join(ROLE_LABELS[role] for role in roles)
+        return NoRole(f"{whose} meer dan één rol in idflow ({names}); u kunt er één hebben.")
+    role = roles[0]
+    if role not in SCOPED_ROLES:
+        return RoleGrant(role)
+    if not directorates:
+        return NoRole(
+            "Als recruiter heeft u minstens één directie nodig, en er is er geen genoemd."
+        )
+    return RoleGrant(role, tuple(sorted(set(directorates))))
+
+
+def _strings(value: Any, split: bool = False) -> list[str]:
+    """A claim as a list of strings: a list as it is, a text as one (or, ``split``, as the
+    words between commas and spaces)."""
+    if isinstance(value, str):
+        return value.replace(",", " ").split() if split else [value]
+    if isinstance(value, list):
+        return [item for item in value if isinstance(item, str)]
+    return []
+
+
+def parse_group_mapping(data: Any, source: str) -> GroupMapping:
+    """The mapping file's content (parsed YAML), or ``InvalidInput`` naming what is wrong."""
+
+    def refuse(problem: str) -> InvalidInput:
+        return InvalidInput(f"Koppelbestand {source}: {problem}")
+
+    if not isinstance(data, dict) or not isinstance(data.get("groups"), dict):
+        raise refuse("verwacht 'groups:' met per groep een 'role:' (zie README).")
+    unknown = sorted(set(data) - {"groups", GROUPS_CLAIM_KEY})
+    if unknown:
+        raise refuse(
+            f"onbekende sleutel(s) {', '.join(unknown)}; toegestaan: groups, groups_claim."
+        )
+    claim = data.get(GROUPS_CLAIM_KEY, GROUPS_CLAIM)
+    if not isinstance(claim, str) or not claim.strip():
+        raise refuse("groups_claim moet de naam van een claim zijn.")
+    groups = {
+        str(name): _group_grant(str(name), entry, refuse) for name, entry in data["groups"].items()
+    }
+    if not groups:
+        raise refuse("er staat geen enkele groep in.")
+    return GroupMapping(claim.strip(), groups)
+
+
+def _group_grant(name: str, entry: Any, refuse: Any) -> RoleGrant:
+    if not isinstance(entry, dict) or set(entry) - {"role", "directorates"}:
+        raise refuse(f"groep '{name}' heeft alleen 'role:' en (voor recruiters) 'directorates:'.")
+    role, directorates = entry.get("role"), entry.get("directorates", [])
+    if role not in ROLES:
+        raise refuse(f"groep '{name}' heeft onbekende rol '{role}'; kies uit {', '.join(ROLES)}.")
+    if not isinstance(directorates, list) or not all(isinstance(d, str) for d in directorates):
+        raise refuse(f"groep '{name}': directorates is een lijst van directiecodes.")
+    if role in SCOPED_ROLES and not directorates:
+        raise refuse(f"groep '{name}' is voor recruiters en heeft minstens één directie nodig.")
+    if role not in SCOPED_ROLES and directorates:
+        raise refuse(f"groep '{name}': directies horen alleen bij recruiters, niet bij '{role}'.")
+    return RoleGrant(role, tuple(directorates))

@@ -1,8 +1,9 @@
 """Users, password hashes (argon2id) and API tokens, as the web app and the CLI manage them.
 
-The rules (roles, user names, passwords, who gets which token, the last admin) are in
-``procedures.access``; this module stores what they allow. Every change that alters what a
-user may do (deactivation, role or directorates, password) ends the user's sessions.
+The rules (roles, user names, passwords, who gets which token, the last admin, what the
+identity provider's claims give) are in ``procedures.access``; this module stores what they
+allow. Every change that alters what a user may do (deactivation, role or directorates,
+password, a sign-in through the provider with other groups) ends the user's sessions.
 """
 
 import hashlib
@@ -20,7 +21,9 @@ from models import Directorate, get_settings
 from models.tables import ApiToken, User, UserDirectorate
 from procedures.access import (
     SCOPED_ROLES,
+    USERNAME_RULE,
     Principal,
+    RoleGrant,
     check_admin_kept,
     check_password,
     check_role,
@@ -45,12 +48,20 @@ def _dummy_hash() -> str:
 
 
 TOKEN_PREFIX = "idf_"
+# An account of the identity provider has no password here: no argon2 hash matches this.
+NO_PASSWORD = ""
 
 
 class UnknownAccount(RefusedError):
     """No user with that name, or no API token with that id."""
 
     http_status = 404
+
+
+class AccountDisabled(RefusedError):
+    """The account exists but is deactivated: no sign-in, also not through the provider."""
+
+    http_status = 403
 
 
 def create_user(
@@ -224,11 +235,79 @@ def change_user(
     if new_role != user.role:
         check_admin_kept(user.username, user.role, user.active, _active_admins(session))
     _check_directorates(session, directorates)
-    user.role = new_role
+    _assign(session, user, new_role, directorates)
+    return user
+
+
+def _assign(session: Session, user: User, role: str, directorates: list[str]) -> None:
+    """Give the user this role and these directorates; their sessions end."""
+    assert user.id is not None
+    user.role = role
     session.add(user)
     session.execute(delete(UserDirectorate).where(col(UserDirectorate.user_id) == user.id))
     _link(session, user.id, directorates)
     end_user_sessions(session, user.id)
+
+
+@dataclass(frozen=True)
+class ProviderIdentity:
+    """Who the identity provider says signed in: its issuer, their subject and user name."""
+
+    issuer: str
+    subject: str
+    username: str
+
+
+def provider_sign_in(
+    session: Session, who: ProviderIdentity, grant: RoleGrant | None
+) -> User | None:
+    """The account of a sign-in through the identity provider, made or brought up to date
+    with what the provider gives now (just in time). Another role or other directorates
+    than last time end the account's older sessions. Without a role (None) the account, if
+    there is one, loses its sessions and API tokens, and None is returned."""
+    user = session.exec(
+        select(User).where(User.oidc_issuer == who.issuer, User.oidc_subject == who.subject)
+    ).first()
+    if user is not None and not user.active:
+        raise AccountDisabled(f"Uw account '{user.username}' is in idflow uitgeschakeld.")
+    if grant is None:
+        if user is not None and user.id is not None:
+            end_user_sessions(session, user.id)
+            revoke_tokens(session, user.id)
+        return None
+    try:
+        username = check_username(who.username)
+    except InvalidInput:
+        raise InvalidInput(
+            "De identiteitsprovider gaf geen gebruikersnaam mee die idflow kan gebruiken "
+            f"(toegestaan: {USERNAME_RULE})."
+        ) from None
+    taken = session.exec(select(User).where(User.username == username)).first()
+    if taken is not None and taken is not user:
+        raise RuleViolation(f"Er is in idflow al een ander account met de naam '{username}'.")
+    directorates = list(grant.directorates)
+    check_role(grant.role, directorates)
+    _check_directorates(session, directorates)
+    if user is None:
+        user = User(
+            username=username,
+            password_hash=NO_PASSWORD,
+            role=grant.role,
+            created_at=_now(),
+            oidc_issuer=who.issuer,
+            oidc_subject=who.subject,
+        )
+        session.add(user)
+        session.flush()
+        assert user.id is not None
+        _link(session, user.id, directorates)
+        return user
+    assert user.id is not None
+    user.username = username
+    if (user.role, _directorates(session, user.id)) != (grant.role, sorted(directorates)):
+        _assign(session, user, grant.role, directorates)
+    session.add(user)
+    session.flush()
     return user
 
 
@@ -237,6 +316,12 @@ def set_password(session: Session, username: str, password: str) -> User:
     check_password(password)
     user = find_user(session, username)
     assert user.id is not None
+    if user.oidc_subject is not None:
+        raise RuleViolation(
+            f"Gebruiker '{user.username}' meldt zich aan via de identiteitsprovider en heeft "
+            "geen wachtwoord in idflow; maak voor aanmelden met een wachtwoord een eigen "
+            "(lokaal) account aan."
+        )
     user.password_hash = _HASHER.hash(password)
     session.add(user)
     end_user_sessions(session, user.id)
@@ -323,6 +408,7 @@ def _user_row(user: User, directorates: list[str]) -> dict[str, object]:
         "role": user.role,
         "active": user.active,
         "directorates": directorates,
+        "provider": user.oidc_subject is not None,  # signs in through the identity provider
     }
 
 

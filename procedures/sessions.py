@@ -10,6 +10,10 @@ Failed sign-ins are counted per (user name, client address) and per address, in 
 database, so that every ``idflow serve`` process sees the same counts. A wrong password
 blocks only its own name and address pair (and, ten times as often, that address), never
 the user at another address. The wait doubles per failure (``sign_in_backoff_s``).
+
+A sign-in through the identity provider in flight is a row too, under its ``state``: the
+callback takes it, and taking deletes it, so the same callback cannot be used twice, on any
+process.
 """
 
 import hashlib
@@ -20,12 +24,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import Table, bindparam, delete, or_, text
 from sqlmodel import Session, col, select
 
-from models.tables import SignInFailure, WebSession
+from models.tables import SignInFailure, SignInState, WebSession
 from procedures.access import sign_in_backoff_s
 
 TOUCH_S = 60
 SESSION: Table = WebSession.__table__  # type: ignore[attr-defined]
 FAILURE: Table = SignInFailure.__table__  # type: ignore[attr-defined]
+STATE: Table = SignInState.__table__  # type: ignore[attr-defined]
 # Both databases share this syntax; a first failure of two processes at once inserts once.
 _FIRST_FAILURE = text(
     "INSERT INTO sign_in_failure (key_hash, failures, last_failed_at) "
@@ -37,10 +42,16 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def start_session(session: Session, user_id: int, now: datetime) -> str:
-    """A new session for the user; the key goes into the cookie and is stored hashed."""
+def start_session(
+    session: Session, user_id: int, now: datetime, id_token: str | None = None
+) -> str:
+    """A new session for the user; the key goes into the cookie and is stored hashed. A
+    sign-in through the identity provider keeps the ID token, for the provider's sign-out."""
     key = secrets.token_urlsafe(32)
-    session.add(WebSession(key_hash=digest(key), user_id=user_id, created_at=now, last_seen_at=now))
+    row = WebSession(
+        key_hash=digest(key), user_id=user_id, created_at=now, last_seen_at=now, id_token=id_token
+    )
+    session.add(row)
     session.flush()
     return key
 
@@ -63,8 +74,12 @@ def session_user(
     return row.user_id
 
 
-def end_session(session: Session, key: str) -> None:
-    session.execute(delete(SESSION).where(SESSION.c.key_hash == digest(key)))
+def end_session(session: Session, key: str) -> str | None:
+    """End this session; the ID token it kept (a sign-in through the provider), if any."""
+    ended = session.execute(
+        delete(SESSION).where(SESSION.c.key_hash == digest(key)).returning(SESSION.c.id_token)
+    )
+    return ended.scalar()
 
 
 def end_user_sessions(session: Session, user_id: int) -> int:
@@ -138,3 +153,32 @@ def record_failure(
 def clear_failures(session: Session, username: str, address: str) -> None:
     """A right password: this name at this address starts afresh (the address count stays)."""
     session.execute(delete(FAILURE).where(FAILURE.c.key_hash == _keys(username, address)["pair"]))
+
+
+# -- sign-ins through the identity provider in flight ----------------------------------------
+
+
+def keep_sign_in_state(
+    session: Session, key: str, data: str, now: datetime, expires_in_s: float
+) -> None:
+    """Keep what the callback of a sign-in needs, under its state, until it expires."""
+    session.execute(delete(STATE).where(STATE.c.expires_at < now))
+    session.execute(delete(STATE).where(STATE.c.key_hash == digest(key)))
+    expires_at = now + timedelta(seconds=expires_in_s)
+    session.add(SignInState(key_hash=digest(key), data=data, expires_at=expires_at))
+    session.flush()
+
+
+def take_sign_in_state(session: Session, key: str, now: datetime) -> str | None:
+    """What was kept under this state, once: reading deletes it, so a replay finds nothing
+    (two replays at once: one of them gets it)."""
+    taken = session.execute(
+        delete(STATE)
+        .where(STATE.c.key_hash == digest(key), STATE.c.expires_at >= now)
+        .returning(STATE.c.data)
+    )
+    return taken.scalar()
+
+
+def forget_sign_in_state(session: Session, key: str) -> None:
+    session.execute(delete(STATE).where(STATE.c.key_hash == digest(key)))

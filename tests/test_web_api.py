@@ -377,8 +377,11 @@ def test_the_session_cookie_is_signed_http_only_secure_and_same_site(site: Site)
     assert "idflow_session=" in cookie and "httponly" in cookie
     assert "secure" in cookie and "samesite=lax" in cookie
     assert client.get("/vacatures", follow_redirects=False).status_code == 200
-    value = client.cookies["idflow_session"]
-    client.cookies.set("idflow_session", value[:-4] + ("AAAA" if value[-4:] != "AAAA" else "BBBB"))
+    [stored] = [c for c in client.cookies.jar if c.name == "idflow_session"]
+    value = str(stored.value)
+    tampered = value[:-4] + ("AAAA" if value[-4:] != "AAAA" else "BBBB")
+    # The same cookie changed, not a second one beside it (another domain would be ignored).
+    client.cookies.set("idflow_session", tampered, domain=stored.domain, path=stored.path)
     assert client.get("/vacatures", follow_redirects=False).status_code == 303
 
 

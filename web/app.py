@@ -14,7 +14,7 @@ from notifications.signal import install as signal_alerts
 from procedures.alerts import KIND_LABELS
 from procedures.chart import STATE_LABELS
 from procedures.policy import AMSTERDAM
-from web import api, pages, problems, quarter_pages, quarters_api
+from web import api, oidc, pages, problems, quarter_pages, quarters_api
 from web.guard import BodyLimit, SecurityHeaders
 
 # The delivery status of an alert cause (outbox row), as notifications/ sets it.
@@ -63,12 +63,13 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
     )
     app.add_middleware(BodyLimit)
     # Added last, so outermost: every answer gets the headers, error answers too.
-    app.add_middleware(SecurityHeaders, hsts=settings.cookie_secure)
+    app.add_middleware(SecurityHeaders, settings=settings)
     app.mount("/static", StaticFiles(directory=str(package.joinpath("static"))), name="static")
     app.include_router(api.router)
     app.include_router(quarters_api.router)
     app.include_router(pages.router)
     app.include_router(quarter_pages.router)
+    oidc.install(app, settings)
     problems.install(app)
     return app
 

@@ -45,6 +45,17 @@ def csrf_token(request: Request) -> str:
     return str(token)
 
 
+def begin_session(request: Request, key: str) -> None:
+    """A fresh cookie session (and CSRF token) at every sign-in, carrying the session key."""
+    request.session.clear()
+    request.session["sid"] = key
+
+
+def local_path(url: str) -> str:
+    """``url`` when it is a path on this site, else "/": no redirect elsewhere after sign-in."""
+    return url if url.startswith("/") and not url.startswith(("//", "/\\")) else "/"
+
+
 def check_csrf(request: Request, submitted: str | None) -> None:
     """Refuse unless ``submitted`` equals the session's token."""
     expected = request.session.get("csrf")

@@ -5,18 +5,22 @@ and error answers alike.
 """
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from procedures.access import sign_in_methods
+
 # No inline script or style anywhere: the pages use /static only, and the SVG charts of the
-# HTML report are a download, opened from disk.
+# HTML report are a download, opened from disk. Forms post to this site only; with sign-in
+# through the identity provider, the sign-out form's redirect to the provider is let through.
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    "connect-src 'self'; form-action 'self'{provider}; base-uri 'none'; "
+    "frame-ancestors 'none'"
 )
 HEADERS = [
-    (b"content-security-policy", CSP.encode()),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),
     (b"x-frame-options", b"DENY"),
@@ -25,18 +29,27 @@ HEADERS = [
 HSTS = (b"strict-transport-security", b"max-age=31536000")
 
 
+def header_pairs(settings: Any) -> list[tuple[bytes, bytes]]:
+    """The headers every answer carries, from the settings (HSTS, the provider's origin)."""
+    provider = ""
+    if "oidc" in sign_in_methods(settings.auth) and settings.oidc_issuer:
+        parts = urlsplit(settings.oidc_issuer)
+        provider = f" {parts.scheme}://{parts.netloc}"
+    csp = (b"content-security-policy", CSP.format(provider=provider).encode())
+    return [csp, *HEADERS] + ([HSTS] if settings.cookie_secure else [])
+
+
 def security_headers(settings: Any) -> dict[str, str]:
     """The headers every answer carries, for the few answers made outside the middleware."""
-    pairs = HEADERS + ([HSTS] if settings.cookie_secure else [])
-    return {name.decode(): value.decode() for name, value in pairs}
+    return {name.decode(): value.decode() for name, value in header_pairs(settings)}
 
 
 class SecurityHeaders:
     """Adds the security headers (and HSTS when cookies are HTTPS-only) to every answer."""
 
-    def __init__(self, app: ASGIApp, hsts: bool) -> None:
+    def __init__(self, app: ASGIApp, settings: Any) -> None:
         self.app = app
-        self.headers = HEADERS + ([HSTS] if hsts else [])
+        self.headers = header_pairs(settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

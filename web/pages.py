@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from models import get_engine
 from procedures.access import ROLE_LABELS, ROLES, Principal, may
@@ -23,7 +24,8 @@ from procedures.sessions import (
     record_failure,
     start_session,
 )
-from web.deps import Allow, check_csrf, csrf_token, unit
+from web.deps import Allow, begin_session, check_csrf, csrf_token, local_path, unit
+from web.oidc import sign_out_url
 from web.service import send_event, visible_detail
 from web.views import (
     dashboard_context,
@@ -41,6 +43,10 @@ LOGIN_BLOCKED = (
     "opnieuw."
 )
 HOME = {"recruiter": "/vacatures", "pno": "/dashboard", "auditor": "/dashboard", "admin": "/beheer"}
+LOCAL_OFF = (
+    "Aanmelden met gebruikersnaam en wachtwoord staat op deze installatie uit; meld u aan met "
+    "de knop op deze pagina."
+)
 
 
 def render(
@@ -61,7 +67,17 @@ def redirect(url: str, flash: str | None = None, request: Request | None = None)
 
 @router.get("/login")
 def login_page(request: Request, next: str = "/") -> Response:
-    return render(request, "login.html", {"next": next, "username": "", "error": None}, None)
+    return _login_page(request, next, "", None, 200)
+
+
+def _login_page(
+    request: Request, next: str, username: str, error: str | None, status: int
+) -> Response:
+    """The sign-in page, with the ways of signing in that IDFLOW_AUTH offers."""
+    context = {"next": local_path(next), "username": username, "error": error}
+    context |= {"methods": request.app.state.sign_in}
+    context["provider_label"] = request.app.state.settings.oidc_provider_label
+    return render(request, "login.html", context, None, status)
 
 
 @router.post("/login")
@@ -73,13 +89,13 @@ def login(
     csrf: str = Form(""),
 ) -> Response:
     check_csrf(request, csrf)
+    if "local" not in request.app.state.sign_in:
+        return _login_page(request, next, "", LOCAL_OFF, 403)
     key, error, status = _sign_in(request, username, password)
     if key is None:
-        context = {"next": next, "username": username, "error": error}
-        return render(request, "login.html", context, None, status)
-    request.session.clear()  # a fresh session (and CSRF token) at every sign-in
-    request.session["sid"] = key
-    return redirect(next if next.startswith("/") and not next.startswith("//") else "/")
+        return _login_page(request, next, username, error, status)
+    begin_session(request, key)
+    return redirect(local_path(next))
 
 
 def _sign_in(request: Request, username: str, password: str) -> tuple[str | None, str, int]:
@@ -122,13 +138,20 @@ def _client(request: Request) -> str:
 
 
 @router.post("/logout")
-def logout(request: Request, who: Principal = Depends(Allow("signed_in"))) -> Response:
+async def logout(request: Request, who: Principal = Depends(Allow("signed_in"))) -> Response:
+    """End this session, then, for a session from the identity provider, sign out there too."""
     key = request.session.get("sid")
-    if isinstance(key, str):
-        with unit(request) as session:
-            end_session(session, key)
+    id_token = await run_in_threadpool(_end_session, request, key)
     request.session.clear()
-    return redirect("/login")
+    request.session["flash"] = "U bent afgemeld."
+    return redirect(await sign_out_url(request, id_token))
+
+
+def _end_session(request: Request, key: object) -> str | None:
+    if not isinstance(key, str):
+        return None
+    with unit(request) as session:
+        return end_session(session, key)
 
 
 @router.get("/")
